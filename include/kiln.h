@@ -1,0 +1,31 @@
+/*
+ * Kiln's own additions to the libkrun API (<libkrun.h>), for what libkrun
+ * does not express. Same conventions: negative errno on failure.
+ */
+#ifndef _KILN_H
+#define _KILN_H
+
+#include <libkrun.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Add a virtio-rng device (libkrun always has one; kiln adds it on request). */
+int32_t kiln_add_rng(uint32_t ctx_id);
+
+/* Where the 8250 UART (ttyS0) writes; -1 discards. Default: stdout. */
+int32_t kiln_set_serial_output(uint32_t ctx_id, int fd);
+
+/*
+ * Run the configured VM and return the kiln exit status instead of exiting
+ * (krun_start_enter exits the process). 0: the guest powered off or rebooted,
+ * 1: error, 2: the guest kernel panicked.
+ */
+int32_t kiln_run(uint32_t ctx_id);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,40 @@
+/* Parsing kiln's command line (vfkit grammar) into options, and applying them via the API. */
+#ifndef KILN_CLI_CLI_H
+#define KILN_CLI_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CLI_MAX_DEVICES 32
+#define CLI_HELP        1
+
+enum cli_dev_type {
+	CLI_DEV_BLK,
+	CLI_DEV_RNG,
+	CLI_DEV_SERIAL,
+};
+
+struct cli_device {
+	enum cli_dev_type type;
+	const char *path; /* blk: image; serial: log file (NULL = stdio) */
+	bool read_only;
+};
+
+struct cli_opts {
+	unsigned cpus;
+	uint64_t memory_mib;
+	const char *kernel, *initrd, *cmdline;
+	unsigned log_level;
+	struct cli_device dev[CLI_MAX_DEVICES];
+	unsigned ndev;
+	char *owned[CLI_MAX_DEVICES]; /* device spec copies that dev[] points into */
+	char error[256];
+};
+
+/* 0 on success, CLI_HELP for --help, -EINVAL with o->error set otherwise. */
+int cli_parse(int argc, char **argv, struct cli_opts *o);
+/* Configure libkrun context ctx from o; -errno with o->error set on failure. */
+int cli_apply(int ctx, struct cli_opts *o);
+void cli_free(struct cli_opts *o);
+
+#endif

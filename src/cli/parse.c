@@ -1,0 +1,302 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <kiln.h>
+#include <libkrun.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+enum opt_id {
+	OPT_CPUS,
+	OPT_MEMORY,
+	OPT_KERNEL,
+	OPT_INITRD,
+	OPT_CMDLINE,
+	OPT_DEVICE,
+	OPT_LOG_LEVEL,
+	OPT_HELP,
+};
+
+static const struct {
+	const char *name;
+	enum opt_id id;
+	bool has_arg;
+} options[] = {
+	{"cpus", OPT_CPUS, true},
+	{"memory", OPT_MEMORY, true},
+	{"kernel", OPT_KERNEL, true},
+	{"initrd", OPT_INITRD, true},
+	{"kernel-cmdline", OPT_CMDLINE, true},
+	{"device", OPT_DEVICE, true},
+	{"krun-log-level", OPT_LOG_LEVEL, true},
+	{"help", OPT_HELP, false},
+	{"h", OPT_HELP, false},
+};
+
+static int fail(struct cli_opts *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(o->error, sizeof(o->error), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* krunkit's --memory: MiB, or a number with an M/MiB or G/GiB suffix. */
+static int parse_memory(const char *s, uint64_t *mib)
+{
+	char num[32];
+	size_t n = strspn(s, "0123456789");
+	const char *suf = s + n;
+	uint64_t v, mult;
+
+	if (n == 0 || n >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, n);
+	num[n] = 0;
+	if (!*suf || !strcasecmp(suf, "M") || !strcasecmp(suf, "MiB") || !strcasecmp(suf, "MB"))
+		mult = 1;
+	else if (!strcasecmp(suf, "G") || !strcasecmp(suf, "GiB") || !strcasecmp(suf, "GB"))
+		mult = 1024;
+	else
+		return -EINVAL;
+	if (parse_uint(num, UINT32_MAX / mult, &v) || v == 0)
+		return -EINVAL;
+	*mib = v * mult;
+	return 0;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	if (!v || !strcmp(v, "on") || !strcmp(v, "true")) {
+		*out = true;
+		return 0;
+	}
+	if (!strcmp(v, "off") || !strcmp(v, "false")) {
+		*out = false;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int dev_key(struct cli_opts *o, struct cli_device *d, const char *type, char *kv)
+{
+	char *val = strchr(kv, '=');
+
+	if (val)
+		*val++ = 0;
+	if (d->type == CLI_DEV_BLK && !strcmp(kv, "path") && val && *val) {
+		d->path = val;
+	} else if (d->type == CLI_DEV_BLK && !strcmp(kv, "readonly")) {
+		if (parse_bool(val, &d->read_only))
+			return fail(o, "%s: readonly takes on/off, not '%s'", type, val);
+	} else if (d->type == CLI_DEV_SERIAL && !strcmp(kv, "stdio") && !val) {
+		d->path = NULL;
+	} else if (d->type == CLI_DEV_SERIAL && !strcmp(kv, "logFilePath") && val && *val) {
+		d->path = val;
+	} else {
+		return fail(o, "%s: unknown or incomplete option '%s'", type, kv);
+	}
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	enum cli_dev_type type;
+} dev_types[] = {
+	{"virtio-blk", CLI_DEV_BLK},
+	{"virtio-rng", CLI_DEV_RNG},
+	{"virtio-serial", CLI_DEV_SERIAL},
+};
+
+static int parse_device_in(struct cli_opts *o, struct cli_device *d, char *copy, const char *spec)
+{
+	char *save = NULL, *type = strtok_r(copy, ",", &save), *kv;
+	size_t i;
+
+	for (i = 0; type && i < sizeof(dev_types) / sizeof(dev_types[0]); i++)
+		if (!strcmp(type, dev_types[i].name))
+			break;
+	if (!type || i == sizeof(dev_types) / sizeof(dev_types[0]))
+		return fail(o, "unknown device type '%s' in --device %s", type ? type : "", spec);
+	d->type = dev_types[i].type;
+	while ((kv = strtok_r(NULL, ",", &save))) {
+		int r = dev_key(o, d, type, kv);
+
+		if (r)
+			return r;
+	}
+	if (d->type == CLI_DEV_BLK && !d->path)
+		return fail(o, "virtio-blk needs path=FILE");
+	return 0;
+}
+
+static int parse_device(struct cli_opts *o, const char *spec)
+{
+	struct cli_device *d = &o->dev[o->ndev];
+	char *copy;
+	int ret;
+
+	if (o->ndev == CLI_MAX_DEVICES)
+		return fail(o, "too many devices (at most %d)", CLI_MAX_DEVICES);
+	copy = strdup(spec);
+	if (!copy)
+		return fail(o, "out of memory");
+	memset(d, 0, sizeof(*d));
+	ret = parse_device_in(o, d, copy, spec);
+	if (ret) {
+		free(copy);
+		return ret;
+	}
+	/* dev[] points into the copy, which lives until cli_free. */
+	o->owned[o->ndev++] = copy;
+	return 0;
+}
+
+static int find_option(const char *arg, const char **value)
+{
+	const char *name = arg + 1 + (arg[1] == '-');
+	size_t len = strcspn(name, "=");
+
+	*value = name[len] == '=' ? name + len + 1 : NULL;
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+		if (strlen(options[i].name) == len && !strncmp(options[i].name, name, len))
+			return (int)i;
+	return -1;
+}
+
+static int set_option(struct cli_opts *o, enum opt_id id, const char *name, const char *v)
+{
+	uint64_t n;
+
+	switch (id) {
+	case OPT_CPUS:
+		if (parse_uint(v, 255, &n) || n == 0)
+			return fail(o, "--%s: '%s' is not a vCPU count from 1 to 255", name, v);
+		o->cpus = n;
+		break;
+	case OPT_MEMORY:
+		if (parse_memory(v, &o->memory_mib))
+			return fail(o, "--%s: '%s' is not a size (MiB, or a number with M or G)",
+				    name, v);
+		break;
+	case OPT_KERNEL:
+		o->kernel = v;
+		break;
+	case OPT_INITRD:
+		o->initrd = v;
+		break;
+	case OPT_CMDLINE:
+		o->cmdline = v;
+		break;
+	case OPT_DEVICE:
+		return parse_device(o, v);
+	case OPT_LOG_LEVEL:
+		if (parse_uint(v, 5, &n))
+			return fail(o, "--%s: '%s' is not a level from 0 to 5", name, v);
+		o->log_level = n;
+		break;
+	case OPT_HELP:
+		return CLI_HELP;
+	}
+	return 0;
+}
+
+int cli_parse(int argc, char **argv, struct cli_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->cpus = 1;
+	o->memory_mib = 512;
+	o->log_level = KRUN_LOG_LEVEL_WARN;
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *value;
+		int k, ret;
+
+		if (arg[0] != '-' || !arg[1])
+			return fail(o, "unexpected argument '%s'", arg);
+		k = find_option(arg, &value);
+		if (k < 0)
+			return fail(o, "unknown option '%s'", arg);
+		if (options[k].has_arg && !value) {
+			if (i + 1 >= argc)
+				return fail(o, "option '%s' needs a value", arg);
+			value = argv[++i];
+		} else if (!options[k].has_arg && value) {
+			return fail(o, "option '--%s' takes no value", options[k].name);
+		}
+		ret = set_option(o, options[k].id, options[k].name, value);
+		if (ret)
+			return ret;
+	}
+	if (!o->kernel)
+		return fail(o, "--kernel is required (a Linux bzImage or vmlinux)");
+	return 0;
+}
+
+void cli_free(struct cli_opts *o)
+{
+	for (unsigned i = 0; i < o->ndev; i++)
+		free(o->owned[i]);
+	o->ndev = 0;
+}
+
+static int api_fail(struct cli_opts *o, int ret, const char *what)
+{
+	snprintf(o->error, sizeof(o->error), "%s: %s", what, strerror(-ret));
+	return ret;
+}
+
+int cli_apply(int ctx, struct cli_opts *o)
+{
+	bool serial_seen = false;
+	int ret;
+
+	ret = krun_set_vm_config(ctx, o->cpus, o->memory_mib);
+	if (ret)
+		return api_fail(o, ret, "--cpus/--memory");
+	ret = krun_set_kernel(ctx, o->kernel, KRUN_KERNEL_FORMAT_RAW, o->initrd, o->cmdline);
+	if (ret)
+		return api_fail(o, ret, "--kernel");
+	for (unsigned i = 0; i < o->ndev; i++) {
+		const struct cli_device *d = &o->dev[i];
+		char id[16];
+
+		switch (d->type) {
+		case CLI_DEV_BLK:
+			snprintf(id, sizeof(id), "disk%u", i);
+			ret = krun_add_disk(ctx, id, d->path, d->read_only);
+			break;
+		case CLI_DEV_RNG:
+			ret = kiln_add_rng(ctx);
+			break;
+		case CLI_DEV_SERIAL:
+			if (serial_seen)
+				return fail(o, "only one virtio-serial device is supported");
+			serial_seen = true;
+			ret = d->path ? krun_set_console_output(ctx, d->path) : 0;
+			break;
+		}
+		if (ret)
+			return api_fail(o, ret, d->path ? d->path : "--device");
+	}
+	return 0;
+}

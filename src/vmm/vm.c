@@ -1,0 +1,477 @@
+#define _GNU_SOURCE
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "arch/x86/acpi.h"
+#include "arch/x86/boot.h"
+#include "arch/x86/cpu.h"
+#include "legacy/power.h"
+#include "legacy/serial.h"
+#include "util/log.h"
+#include "virtio/blk.h"
+#include "virtio/console.h"
+#include "virtio/mmio.h"
+#include "virtio/rng.h"
+#include "vmm/config.h"
+
+#define KICK_SIGNAL SIGUSR1
+#define MIN_MEM_MIB 32
+
+void vm_request_exit(struct vm *vm, enum vm_exit_reason why)
+{
+	int expected = VM_RUNNING;
+	uint64_t one = 1;
+
+	if (!__atomic_compare_exchange_n(&vm->exit_reason, &expected, why, false, __ATOMIC_SEQ_CST,
+					 __ATOMIC_SEQ_CST))
+		return;
+	if (write(vm->exit_efd, &one, sizeof(one)) < 0)
+		abort(); /* cannot happen with a valid eventfd; nothing sane to do */
+}
+
+enum vm_exit_reason vm_exit_reason(const struct vm *vm)
+{
+	return __atomic_load_n(&vm->exit_reason, __ATOMIC_SEQ_CST);
+}
+
+int vm_alloc_mmio(struct vm *vm, uint64_t size, uint64_t *base, unsigned *irq)
+{
+	if (vm->next_irq > VM_IRQ_MAX)
+		return -ENOSPC;
+	*base = vm->next_mmio;
+	*irq = vm->next_irq++;
+	vm->next_mmio += size;
+	return 0;
+}
+
+/* ---- vCPUs ---- */
+
+struct vcpu_arg {
+	struct vm *vm;
+	unsigned idx;
+};
+
+static void kick_handler(int sig)
+{
+	(void)sig;
+}
+
+static void handle_io(struct vm *vm, const struct hv_exit *e)
+{
+	const struct bus *b = e->kind == HV_EXIT_IO ? &vm->pio : &vm->mmio;
+
+	for (unsigned i = 0; i < e->count; i++) {
+		uint8_t *p = e->data + i * e->size;
+
+		if (e->is_write)
+			bus_write(b, e->addr, p, e->size);
+		else
+			bus_read(b, e->addr, p, e->size);
+	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu_arg *va = arg;
+	struct vm *vm = va->vm;
+	struct hv_vcpu *vcpu = &vm->vcpus[va->idx];
+	sigset_t set;
+	char name[16];
+
+	free(va);
+	snprintf(name, sizeof(name), "vcpu%u", vcpu->id);
+	pthread_setname_np(pthread_self(), name);
+	sigemptyset(&set);
+	sigaddset(&set, KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+	while (vm_exit_reason(vm) == VM_RUNNING) {
+		struct hv_exit e;
+		int ret = hv_vcpu_run(vcpu, &e);
+
+		if (ret) {
+			pr_err("vcpu%u: KVM_RUN failed: %s", vcpu->id, strerror(-ret));
+			vm_request_exit(vm, VM_EXIT_ERROR);
+			break;
+		}
+		switch (e.kind) {
+		case HV_EXIT_IO:
+		case HV_EXIT_MMIO:
+			handle_io(vm, &e);
+			break;
+		case HV_EXIT_INTR:
+		case HV_EXIT_HLT:
+			break;
+		case HV_EXIT_SHUTDOWN:
+			vm_request_exit(vm, VM_EXIT_REBOOT);
+			break;
+		case HV_EXIT_POWEROFF:
+			vm_request_exit(vm, VM_EXIT_POWEROFF);
+			break;
+		case HV_EXIT_ERROR:
+			pr_err("vcpu%u: unexpected KVM exit 0x%x", vcpu->id, e.reason);
+			vm_request_exit(vm, VM_EXIT_ERROR);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void kick_vcpus(struct vm *vm, unsigned started)
+{
+	for (unsigned i = 0; i < started; i++) {
+		hv_vcpu_kick_prepare(&vm->vcpus[i]);
+		pthread_kill(vm->vcpu_threads[i], KICK_SIGNAL);
+	}
+}
+
+/* ---- setup ---- */
+
+static uint64_t host_mem_mib(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+
+	return pages > 0 && psz > 0 ? (uint64_t)pages * psz >> 20 : 0;
+}
+
+static int read_file(const char *what, const char *path, void **data, size_t *size)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		pr_err("%s %s: %s", what, path, errno == ENOENT ? "not found" : strerror(errno));
+		return -errno;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+		pr_err("%s %s: not a regular, non-empty file", what, path);
+		close(fd);
+		return -EINVAL;
+	}
+	*data = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (*data == MAP_FAILED) {
+		pr_err("%s %s: %s", what, path, strerror(errno));
+		return -errno;
+	}
+	*size = st.st_size;
+	return 0;
+}
+
+static int check_config(const struct vm_config *cfg, int max_vcpus)
+{
+	uint64_t host = host_mem_mib();
+	int limit = max_vcpus < VM_MAX_VCPUS ? max_vcpus : VM_MAX_VCPUS;
+
+	if (cfg->ncpus < 1 || (int)cfg->ncpus > limit) {
+		pr_err("--cpus %u: this host allows 1 to %d vCPUs", cfg->ncpus, limit);
+		return -EINVAL;
+	}
+	if (cfg->mem_mib < MIN_MEM_MIB) {
+		pr_err("--memory %llu MiB is too small: at least %d MiB are needed",
+		       (unsigned long long)cfg->mem_mib, MIN_MEM_MIB);
+		return -EINVAL;
+	}
+	if (host && cfg->mem_mib > host) {
+		pr_err("--memory %llu MiB is more than this host has (%llu MiB)",
+		       (unsigned long long)cfg->mem_mib, (unsigned long long)host);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int open_kvm(struct vm *vm)
+{
+	int ret = hv_open(&vm->hv);
+
+	if (ret == -ENOENT)
+		pr_err("no /dev/kvm: this host has no KVM (enable virtualisation and load "
+		       "kvm_intel or kvm_amd), or boot through the nested test host: make demo");
+	else if (ret == -EACCES || ret == -EPERM)
+		pr_err("cannot open /dev/kvm: permission denied (join the 'kvm' group)");
+	else if (ret)
+		pr_err("cannot create a KVM virtual machine: %s", strerror(-ret));
+	return ret;
+}
+
+static int setup_memory(struct vm *vm, const struct vm_config *cfg)
+{
+	int ret = guest_mem_create(&vm->mem, cfg->mem_mib << 20);
+
+	if (ret) {
+		pr_err("cannot allocate %llu MiB of guest memory: %s",
+		       (unsigned long long)cfg->mem_mib, strerror(-ret));
+		return ret;
+	}
+	for (unsigned i = 0; i < vm->mem.nregions && !ret; i++) {
+		const struct guest_region *r = &vm->mem.regions[i];
+
+		ret = hv_map_memory(&vm->hv, i, r->gpa, r->size, r->host);
+	}
+	if (ret)
+		pr_err("cannot map guest memory into KVM: %s", strerror(-ret));
+	return ret;
+}
+
+/* Stock kernels find virtio-mmio devices through ACPI (LNRO0005), so tables come after devices. */
+static int setup_acpi(struct vm *vm)
+{
+	struct acpi_config acfg = {
+		.ncpus = vm->ncpus,
+		.sleep_ctl_port = POWER_SLEEP_CTL_PORT,
+		.sleep_sts_port = POWER_SLEEP_STS_PORT,
+		.reset_port = POWER_RESET_PORT,
+		.reset_value = POWER_RESET_VALUE,
+		.pvpanic_port = POWER_PVPANIC_PORT,
+	};
+	void *p = guest_mem_ptr(&vm->mem, BOOT_BIOS_START, BOOT_BIOS_SIZE);
+	int ret;
+
+	for (unsigned i = 0; i < vm->ndevs && i < ACPI_MAX_MMIO_DEVS; i++) {
+		acfg.mmio[i] = (struct acpi_mmio_dev){vm->devs[i]->base, VIRTIO_MMIO_SIZE,
+						      vm->devs[i]->irq};
+		acfg.nmmio++;
+	}
+	ret = acpi_build(p, BOOT_BIOS_START, BOOT_BIOS_SIZE, &acfg);
+	if (ret < 0)
+		pr_err("cannot build ACPI tables: %s", strerror(-ret));
+	return ret < 0 ? ret : 0;
+}
+
+static int setup_devices(struct vm *vm, const struct vm_config *cfg)
+{
+	int ret;
+
+	ret = power_create(vm);
+	if (!ret)
+		ret = serial_create(vm, cfg->serial_out, &vm->serial);
+	if (ret) {
+		pr_err("cannot set up legacy devices: %s", strerror(-ret));
+		return ret;
+	}
+	if (cfg->console) {
+		ret = virtio_console_create(vm, cfg->console_in, cfg->console_out);
+		if (ret) {
+			pr_err("cannot create the console: %s", strerror(-ret));
+			return ret;
+		}
+	}
+	for (unsigned i = 0; i < cfg->ndisks; i++) {
+		const struct blk_config bc = {
+			.path = cfg->disks[i].path,
+			.read_only = cfg->disks[i].read_only,
+		};
+
+		ret = virtio_blk_create(vm, &bc, NULL);
+		if (ret)
+			return ret;
+	}
+	if (cfg->rng) {
+		ret = virtio_rng_create(vm);
+		if (ret) {
+			pr_err("cannot create the rng device: %s", strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static int load_kernel(struct vm *vm, const struct vm_config *cfg, struct boot_info *bi)
+{
+	struct boot_params_in in = {.rsdp_addr = BOOT_BIOS_START};
+	void *kernel = NULL, *initrd = NULL;
+	size_t ksize = 0, isize = 0;
+	char *cmdline = NULL;
+	int ret;
+
+	ret = read_file("kernel", cfg->kernel, &kernel, &ksize);
+	if (!ret && cfg->initrd)
+		ret = read_file("initrd", cfg->initrd, &initrd, &isize);
+	if (!ret && !(cmdline = strdup(cfg->cmdline ? cfg->cmdline : VM_DEFAULT_CMDLINE)))
+		ret = -ENOMEM;
+	if (!ret) {
+		in.kernel = kernel;
+		in.kernel_size = ksize;
+		in.initrd = initrd;
+		in.initrd_size = isize;
+		in.cmdline = cmdline;
+		ret = x86_boot_load(&vm->mem, &in, bi);
+		if (ret == -ENOEXEC)
+			pr_err("kernel %s: not a 64-bit bzImage or ELF vmlinux", cfg->kernel);
+		else if (ret == -E2BIG)
+			pr_err("kernel command line too long (%zu bytes)", strlen(cmdline));
+		else if (ret == -ENOMEM)
+			pr_err("kernel and initrd do not fit in %llu MiB of guest memory",
+			       (unsigned long long)cfg->mem_mib);
+		else if (ret)
+			pr_err("cannot load kernel %s: %s", cfg->kernel, strerror(-ret));
+	}
+	pr_debug("kernel command line: %s", cmdline ? cmdline : "");
+	free(cmdline);
+	if (kernel)
+		munmap(kernel, ksize);
+	if (initrd)
+		munmap(initrd, isize);
+	return ret;
+}
+
+static int setup_vcpus(struct vm *vm, const struct boot_info *bi)
+{
+	int ret = x86_cpuid_get(&vm->hv, &vm->cpuid);
+
+	for (unsigned i = 0; !ret && i < vm->ncpus; i++) {
+		ret = hv_vcpu_create(&vm->hv, i, &vm->vcpus[i]);
+		if (!ret)
+			ret = x86_vcpu_init(&vm->hv, &vm->vcpus[i], vm->cpuid, vm->ncpus);
+	}
+	/* Only the boot CPU starts in long mode; the others wait for INIT/SIPI. */
+	if (!ret)
+		ret = x86_vcpu_boot_regs(&vm->vcpus[0], bi->entry, bi->zero_page);
+	if (ret)
+		pr_err("cannot set up vCPUs: %s", strerror(-ret));
+	return ret;
+}
+
+static int start_threads(struct vm *vm, unsigned *started)
+{
+	struct sigaction sa = {.sa_handler = kick_handler};
+	int ret = 0;
+
+	sigaction(KICK_SIGNAL, &sa, NULL);
+	for (unsigned i = 0; i < vm->ndevs && !ret; i++)
+		ret = virtio_dev_start(vm->devs[i]);
+	for (*started = 0; !ret && *started < vm->ncpus; (*started)++) {
+		struct vcpu_arg *va = malloc(sizeof(*va));
+
+		if (!va)
+			return -ENOMEM;
+		*va = (struct vcpu_arg){vm, *started};
+		ret = -pthread_create(&vm->vcpu_threads[*started], NULL, vcpu_thread, va);
+		if (ret) {
+			free(va);
+			break;
+		}
+	}
+	return ret;
+}
+
+/* Wait for the guest to end or for SIGINT/SIGTERM. */
+static void wait_for_exit(struct vm *vm, int sfd)
+{
+	struct pollfd p[2] = {{.fd = vm->exit_efd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+
+	while (vm_exit_reason(vm) == VM_RUNNING) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				pr_info("stopping the VM on signal %u", si.ssi_signo);
+			vm_request_exit(vm, VM_EXIT_SIGNAL);
+		}
+	}
+}
+
+static int exit_status(const struct vm *vm)
+{
+	switch (vm_exit_reason(vm)) {
+	case VM_EXIT_POWEROFF:
+	case VM_EXIT_REBOOT:
+	case VM_EXIT_SIGNAL:
+		return VM_STATUS_OK;
+	case VM_EXIT_PANIC:
+		pr_err("the guest kernel panicked");
+		return VM_STATUS_PANIC;
+	default:
+		return VM_STATUS_ERROR;
+	}
+}
+
+static void vm_teardown(struct vm *vm, unsigned started)
+{
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(vm->vcpu_threads[i], NULL);
+	/* Devices finish in-flight I/O before their threads exit. */
+	for (unsigned i = 0; i < vm->ndevs; i++)
+		virtio_dev_destroy(vm->devs[i]);
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		if (vm->vcpus[i].run)
+			hv_vcpu_destroy(&vm->hv, &vm->vcpus[i]);
+	serial_destroy(vm->serial);
+	x86_cpuid_free(vm->cpuid);
+	guest_mem_destroy(&vm->mem);
+	hv_close(&vm->hv);
+	close(vm->exit_efd);
+}
+
+int vm_run(const struct vm_config *cfg)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+	struct boot_info bi;
+	unsigned started = 0;
+	sigset_t set;
+	int sfd = -1, ret, status;
+
+	if (!vm)
+		return VM_STATUS_ERROR;
+	vm->hv.kvm_fd = vm->hv.vm_fd = -1;
+	vm->mem.fd = -1;
+	vm->next_mmio = VM_MMIO_BASE;
+	vm->next_irq = VM_IRQ_BASE;
+	vm->exit_efd = eventfd(0, EFD_CLOEXEC);
+	vm->ncpus = cfg->ncpus;
+	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
+		vm->vcpus[i].fd = -1;
+
+	/* Every thread we create inherits this mask; only vCPUs unblock the kick. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, KICK_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	sigdelset(&set, KICK_SIGNAL);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	/* A closed console pipe must not kill the VMM; writes then fail with EPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+
+	ret = open_kvm(vm);
+	if (!ret)
+		ret = check_config(cfg, vm->hv.max_vcpus);
+	if (!ret)
+		ret = setup_memory(vm, cfg);
+	if (!ret)
+		ret = setup_devices(vm, cfg);
+	if (!ret)
+		ret = setup_acpi(vm);
+	if (!ret)
+		ret = load_kernel(vm, cfg, &bi);
+	if (!ret)
+		ret = setup_vcpus(vm, &bi);
+	if (!ret && (ret = start_threads(vm, &started)))
+		pr_err("cannot start threads: %s", strerror(-ret));
+	if (!ret)
+		wait_for_exit(vm, sfd);
+	else
+		vm_request_exit(vm, VM_EXIT_ERROR);
+	kick_vcpus(vm, started);
+	status = exit_status(vm);
+	vm_teardown(vm, started);
+	if (sfd >= 0)
+		close(sfd);
+	free(vm);
+	return status;
+}
