@@ -273,6 +273,7 @@ static int setup_devices(struct vm *vm, const struct vm_config *cfg)
 		const struct blk_config bc = {
 			.path = cfg->disks[i].path,
 			.read_only = cfg->disks[i].read_only,
+			.serial = cfg->disks[i].id,
 		};
 
 		ret = virtio_blk_create(vm, &bc, NULL);

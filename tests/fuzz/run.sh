@@ -8,7 +8,7 @@ status=0
 pass=0
 failn=0
 for f in "$build"/tests/fuzz/fuzz_*; do
-	[ -x "$f" ] || continue
+	[ -f "$f" ] && [ -x "$f" ] || continue
 	name=$(basename "$f")
 	corpus="$build/corpus/$name"
 	mkdir -p "$corpus"

@@ -92,6 +92,8 @@ static int load_bzimage(struct guest_mem *mem, const struct boot_params_in *in,
 	hdr_len = 0x202 + k[0x201] - 0x1f1;
 	if (hdr_len > sizeof(bp->hdr))
 		hdr_len = sizeof(bp->hdr);
+	if (hdr_len > in->kernel_size - 0x1f1)
+		hdr_len = in->kernel_size - 0x1f1;
 	memcpy(&bp->hdr, k + 0x1f1, hdr_len);
 	if (bp->hdr.version < 0x20c || !(bp->hdr.xloadflags & XLF_KERNEL_64))
 		return -ENOEXEC;

@@ -155,12 +155,13 @@ static int set_msrs(struct hv_vcpu *vcpu)
 	};
 	/* One at a time: a host that refuses one MSR still gets the others set. */
 	for (size_t i = 0; i < sizeof(init) / sizeof(init[0]); i++) {
-		struct {
-			struct kvm_msrs hdr;
-			struct kvm_msr_entry e;
-		} m = {.hdr.nmsrs = 1, .e = {.index = init[i].index, .data = init[i].value}};
+		uint8_t buf[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)] = {0};
+		struct kvm_msrs *m = (struct kvm_msrs *)buf;
 
-		if (ioctl(vcpu->fd, KVM_SET_MSRS, &m) != 1)
+		m->nmsrs = 1;
+		m->entries[0].index = init[i].index;
+		m->entries[0].data = init[i].value;
+		if (ioctl(vcpu->fd, KVM_SET_MSRS, m) != 1)
 			pr_debug("vcpu%u: host refused MSR 0x%x", vcpu->id, init[i].index);
 	}
 	return 0;
