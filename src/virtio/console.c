@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 struct console {
 	int in_fd, out_fd;
 	bool in_eof;
+	bool in_file; /* a regular file: always readable, so never waited on */
 	bool in_watched;
 	bool raw;
 	struct termios saved;
@@ -97,23 +99,27 @@ static void watch_input(struct virtio_dev *d, struct console *c, bool on)
 	}
 }
 
-static void feed_rx(struct virtio_dev *d, struct console *c)
+/* Move one read of input into the next receive buffer; false when there is nothing to do. */
+static bool feed_rx(struct virtio_dev *d, struct console *c)
 {
 	struct virtq *q = &d->vq[RXQ];
 	ssize_t n;
-	int ret = virtq_pop(q, &c->chain);
+	int ret;
 
+	if (c->in_eof)
+		return false;
+	ret = virtq_pop(q, &c->chain);
 	if (ret <= 0) {
-		/* Nowhere to put input: sleep on stdin until the guest posts buffers. */
+		/* Nowhere to put input: sleep on it until the guest posts buffers. */
 		watch_input(d, c, false);
-		if (ret == 0 && virtq_enable_notify(q))
+		if (ret == 0 && virtq_enable_notify(q) && !c->in_file)
 			watch_input(d, c, true);
-		return;
+		return false;
 	}
 	if (!c->chain.ok || !c->chain.nin) {
 		virtq_push(q, c->chain.head, 0);
 		virtio_dev_notify_queue(d, q);
-		return;
+		return true;
 	}
 	n = readv(c->in_fd, c->chain.in, c->chain.nin);
 	if (n <= 0) {
@@ -122,10 +128,17 @@ static void feed_rx(struct virtio_dev *d, struct console *c)
 			watch_input(d, c, false);
 			c->in_eof = true;
 		}
-		return;
+		return false;
 	}
 	virtq_push(q, c->chain.head, n);
 	virtio_dev_notify_queue(d, q);
+	return true;
+}
+
+static void feed_file(struct virtio_dev *d, struct console *c)
+{
+	while (c->in_file && feed_rx(d, c))
+		;
 }
 
 static void console_notify(struct virtio_dev *d, int qi)
@@ -134,6 +147,8 @@ static void console_notify(struct virtio_dev *d, int qi)
 
 	if (qi == TXQ)
 		drain_tx(d, c);
+	else if (qi == RXQ && c->in_file)
+		feed_file(d, c);
 	else if (qi == RXQ)
 		watch_input(d, c, true);
 	else
@@ -144,7 +159,10 @@ static int console_activate(struct virtio_dev *d)
 {
 	struct console *c = d->priv;
 
-	watch_input(d, c, true);
+	if (c->in_file)
+		feed_file(d, c);
+	else
+		watch_input(d, c, true);
 	return 0;
 }
 
@@ -174,6 +192,7 @@ int virtio_console_create(struct vm *vm, int in_fd, int out_fd)
 {
 	struct console *c = calloc(1, sizeof(*c));
 	struct virtio_dev *d;
+	struct stat st;
 	int ret;
 
 	if (!c)
@@ -186,11 +205,13 @@ int virtio_console_create(struct vm *vm, int in_fd, int out_fd)
 		free(c);
 		return ret;
 	}
-	if (!c->in_eof) {
+	if (!c->in_eof && fstat(in_fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		c->in_file = true; /* epoll refuses regular files; they are always readable */
+	} else if (!c->in_eof) {
 		ret = virtio_dev_watch_fd(d, in_fd);
 		if (ret) {
-			/* e.g. stdin is a regular file, which epoll refuses: no input then. */
-			pr_debug("console input not watchable: %s", strerror(-ret));
+			pr_info("console input cannot be watched (%s): the guest gets no input",
+				strerror(-ret));
 			c->in_eof = true;
 		} else {
 			virtio_dev_watch_enable(d, in_fd, false);

@@ -76,10 +76,13 @@ static void handle_io(struct vm *vm, const struct hv_exit *e)
 	for (unsigned i = 0; i < e->count; i++) {
 		uint8_t *p = e->data + i * e->size;
 
-		if (e->is_write)
-			bus_write(b, e->addr, p, e->size);
-		else
-			bus_read(b, e->addr, p, e->size);
+		int ret = e->is_write ? bus_write(b, e->addr, p, e->size)
+				      : bus_read(b, e->addr, p, e->size);
+
+		if (ret && log_get_level() >= LOG_TRACE)
+			log_msg(LOG_TRACE, "unhandled %s %s 0x%llx size %u",
+				e->kind == HV_EXIT_IO ? "port" : "mmio", e->is_write ? "write" : "read",
+				(unsigned long long)e->addr, e->size);
 	}
 }
 

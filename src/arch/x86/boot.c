@@ -21,7 +21,7 @@ static void build_e820(const struct guest_mem *mem, struct boot_params *bp)
 {
 	add_e820(bp, 0, BOOT_EBDA_START, E820_RAM);
 	add_e820(bp, BOOT_EBDA_START, 0xa0000 - BOOT_EBDA_START, E820_RESERVED);
-	add_e820(bp, BOOT_BIOS_START, BOOT_BIOS_SIZE, E820_RESERVED);
+	add_e820(bp, BOOT_BIOS_START, BOOT_HIMEM_START - BOOT_BIOS_START, E820_RESERVED);
 	add_e820(bp, BOOT_HIMEM_START, guest_mem_low_end(mem) - BOOT_HIMEM_START, E820_RAM);
 	for (unsigned i = 1; i < mem->nregions; i++)
 		add_e820(bp, mem->regions[i].gpa, mem->regions[i].size, E820_RAM);
@@ -55,6 +55,23 @@ static void write_gdt(struct guest_mem *mem)
 
 	guest_mem_write(mem, BOOT_GDT_ADDR, gdt, sizeof(gdt));
 	guest_mem_write(mem, BOOT_IDT_ADDR, &(uint64_t){0}, 8);
+}
+
+/*
+ * There is no BIOS: a guest that restarts through the real-mode reset vector
+ * (Linux's BOOT_BIOS method) finds a stub that pulls the keyboard controller's
+ * reset line, which the VMM turns into a reboot.
+ */
+static void write_reset_vector(struct guest_mem *mem)
+{
+	static const uint8_t stub[] = {
+		0xb0, 0xfe, /* mov al, 0xfe */
+		0xe6, 0x64, /* out 0x64, al */
+		0xf4,       /* hlt */
+		0xeb, 0xfd, /* jmp hlt */
+	};
+
+	guest_mem_write(mem, BOOT_RESET_VECTOR, stub, sizeof(stub));
 }
 
 static int load_initrd(struct guest_mem *mem, const struct boot_params_in *in,
@@ -187,6 +204,7 @@ int x86_boot_load(struct guest_mem *mem, const struct boot_params_in *in, struct
 	build_e820(mem, bp);
 	write_page_tables(mem);
 	write_gdt(mem);
+	write_reset_vector(mem);
 	out->zero_page = BOOT_ZERO_PAGE_ADDR;
 	return 0;
 }

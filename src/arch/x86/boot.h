@@ -19,7 +19,8 @@
 #define BOOT_CMDLINE_MAX    0x10000ULL
 #define BOOT_EBDA_START     0x9fc00ULL
 #define BOOT_BIOS_START     0xe0000ULL /* ACPI tables live here */
-#define BOOT_BIOS_SIZE      0x20000ULL
+#define BOOT_BIOS_SIZE      0x1f000ULL /* up to the reset vector's page */
+#define BOOT_RESET_VECTOR   0xffff0ULL /* real-mode F000:FFF0 */
 #define BOOT_HIMEM_START    0x100000ULL
 
 struct boot_info {

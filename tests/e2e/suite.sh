@@ -1,0 +1,183 @@
+#!/bin/bash
+# The end-to-end checks, run inside the nested test host (needs /dev/kvm).
+# Each check boots kiln with a stock Debian kernel and the test initramfs,
+# whose init runs the check named by kiln.test= (guest-init.sh).
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+pass=0
+fail=0
+data=$E2E_WORK/data
+mkdir -p "$data"
+
+ok() { echo "PASS $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+check() { # name condition-result detail
+	if [ "$2" = 0 ]; then ok "$1"; else bad "$1" "$3"; fi
+}
+
+# kiln_cmd FLAVOUR CPUS MEM TEST [kiln args...]: the command line to boot a test guest.
+kiln_cmd() {
+	local flavour=$1 cpus=$2 mem=$3 t=$4
+	shift 4
+	cmd=("$KILN" --cpus "$cpus" --memory "$mem" --kernel "$IMAGES/$flavour/vmlinuz"
+		--initrd "$IMAGES/$flavour/guest.cpio.gz"
+		--kernel-cmdline "console=hvc0 quiet panic=-1 kiln.test=$t ${GUEST_ARGS:-}" "$@")
+}
+
+# boot NAME FLAVOUR CPUS MEM TEST [kiln args...]: run to completion; sets $log, $rc.
+boot() {
+	local name=$1
+	shift
+	log=$E2E_WORK/$name.log
+	kiln_cmd "$@"
+	timeout 240 "${cmd[@]}" <"${STDIN:-/dev/null}" >"$log" 2>&1
+	rc=$?
+}
+
+# start NAME FLAVOUR CPUS MEM TEST [kiln args...]: boot in the background; sets $pid.
+start() {
+	local name=$1
+	shift
+	log=$E2E_WORK/$name.log
+	kiln_cmd "$@"
+	"${cmd[@]}" </dev/null >"$log" 2>&1 &
+	pid=$!
+}
+
+# wait_for PATTERN SECONDS: until the log shows PATTERN.
+wait_for() {
+	local i
+	for ((i = 0; i < $2 * 2; i++)); do
+		grep -q "$1" "$log" && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.5
+	done
+	return 1
+}
+
+result() { sed -n 's/^KILN-RESULT [^ ]* INFO //p' "$log" | tr -d '\r' | tail -n1; }
+
+# ---- checks ----
+
+check_info() { # flavour cpus mem
+	local f=$1 cpus=$2 mem=$3 r n kb
+	boot "info-$f-$cpus" "$f" "$cpus" "$mem" info
+	r=$(result)
+	n=$(sed -n 's/.*nproc=\([0-9]*\).*/\1/p' <<<"$r")
+	kb=$(sed -n 's/.*memtotal_kb=\([0-9]*\).*/\1/p' <<<"$r")
+	check "$f: nproc = --cpus $cpus" "$([ "$rc" = 0 ] && [ "${n:-0}" = "$cpus" ]; echo $?)" \
+		"exit $rc, '$r'"
+	# The kernel keeps some RAM for itself; MemTotal is a little below --memory.
+	check "$f: MemTotal matches --memory $mem" \
+		"$([ "${kb:-0}" -le $((mem * 1024)) ] && [ "${kb:-0}" -ge $((mem * 1024 * 80 / 100)) ]; echo $?)" \
+		"MemTotal ${kb:-?} kB"
+}
+
+check_echo() { # stdin as a pipe, then as a regular file
+	local word="ping-$RANDOM$RANDOM" log rc
+	kiln_cmd cloud 1 256 echo
+	log=$E2E_WORK/echo-pipe.log
+	printf '%s\n' "$word" | timeout 240 "${cmd[@]}" >"$log" 2>&1
+	check "hvc0 echoes input from a pipe" "$([ "$(result)" = "echo:$word" ]; echo $?)" \
+		"got '$(result)'"
+	printf '%s\n' "$word-file" >"$data/stdin"
+	STDIN=$data/stdin boot echo-file cloud 1 256 echo
+	check "hvc0 echoes input from a file" "$([ "$(result)" = "echo:$word-file" ]; echo $?)" \
+		"got '$(result)'"
+}
+
+check_rng() {
+	boot rng cloud 1 256 rng --device virtio-rng
+	check "virtio-rng delivers bytes" \
+		"$([ "$(result)" = "rng_current=virtio_rng.0 bytes=256" ]; echo $?)" "got '$(result)'"
+}
+
+check_blk_read() {
+	local sum
+	head -c $((8 << 20)) /dev/urandom >"$data/read.img"
+	sum=$(sha256sum "$data/read.img" | cut -d' ' -f1)
+	boot blk-read cloud 2 256 blk-read --device "virtio-blk,path=$data/read.img"
+	check "block image reads back with its checksum" \
+		"$([ "$(result)" = "sha256=$sum" ]; echo $?)" "host $sum, guest '$(result)'"
+}
+
+check_blk_sync_kill() {
+	local tag=$RANDOM$RANDOM
+	truncate -s 4M "$data/write.img"
+	GUEST_ARGS="kiln.tag=$tag" start blk-write cloud 1 256 blk-write \
+		--device "virtio-blk,path=$data/write.img"
+	if wait_for "KILN-RESULT blk-write INFO synced" 180; then
+		kill -9 "$pid"
+		wait "$pid" 2>/dev/null
+		check "write + sync survives kill -9 of kiln" \
+			"$(grep -q "kiln-sync-marker-$tag" "$data/write.img"; echo $?)" \
+			"marker not in the host file"
+	else
+		kill -9 "$pid" 2>/dev/null
+		bad "write + sync survives kill -9 of kiln" "guest never synced"
+	fi
+}
+
+check_blk_ro() {
+	local before after
+	head -c $((1 << 20)) /dev/urandom >"$data/ro.img"
+	before=$(sha256sum <"$data/ro.img")
+	boot blk-ro cloud 1 256 blk-ro --device "virtio-blk,path=$data/ro.img,readonly"
+	after=$(sha256sum <"$data/ro.img")
+	check "read-only disk refuses writes" \
+		"$([ "$(result)" = "write=refused" ] && [ "$before" = "$after" ]; echo $?)" \
+		"guest '$(result)'"
+}
+
+check_exit() { # name test expected-status [stderr pattern]
+	boot "exit-$2" cloud 1 256 "$2"
+	check "$1 exits with status $3" \
+		"$([ "$rc" = "$3" ] && { [ -z "${4:-}" ] || grep -q "$4" "$log"; }; echo $?)" \
+		"exit $rc"
+}
+
+check_sigterm() {
+	start sigterm cloud 1 256 sleep
+	if wait_for "KILN-RESULT sleep INFO sleeping" 180; then
+		kill -TERM "$pid"
+		for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -9 "$pid"
+			bad "SIGTERM stops the VM" "still running 10 s later"
+		else
+			wait "$pid"
+			check "SIGTERM stops the VM" "$([ $? = 0 ]; echo $?)" "bad exit status"
+		fi
+	else
+		kill -9 "$pid" 2>/dev/null
+		bad "SIGTERM stops the VM" "guest never came up"
+	fi
+}
+
+check_errors() {
+	"$KILN" --kernel /nonexistent/vmlinuz >"$E2E_WORK/err1.log" 2>&1
+	check "missing kernel: one clear error" \
+		"$([ $? = 1 ] && grep -q "kernel /nonexistent/vmlinuz: not found" "$E2E_WORK/err1.log"; echo $?)" \
+		"$(cat "$E2E_WORK/err1.log")"
+	"$KILN" --memory 64G --kernel "$IMAGES/cloud/vmlinuz" >"$E2E_WORK/err2.log" 2>&1
+	check "too much memory: one clear error" \
+		"$([ $? = 1 ] && grep -q "more than this host has" "$E2E_WORK/err2.log"; echo $?)" \
+		"$(cat "$E2E_WORK/err2.log")"
+}
+
+[ -c /dev/kvm ] || { echo "FAIL no /dev/kvm in the test host"; echo "0 passed, 1 failed"; exit 1; }
+check_errors
+check_info cloud 1 256
+check_info cloud 2 512
+check_info generic 2 384
+check_echo
+check_rng
+check_blk_read
+check_blk_sync_kill
+check_blk_ro
+check_exit "guest power-off" info 0
+check_exit "guest reboot" reboot 0
+check_exit "guest panic" panic 2 "guest kernel panicked"
+check_sigterm
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
