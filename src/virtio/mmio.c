@@ -337,10 +337,11 @@ int virtio_dev_watch_fd(struct virtio_dev *d, int fd)
 void virtio_dev_watch_enable(struct virtio_dev *d, int fd, bool on)
 {
 	for (unsigned i = 0; i < d->nwatch; i++) {
-		struct epoll_event ev = {.events = on ? EPOLLIN : 0, .data.u32 = 0x100 + i};
+		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 0x100 + i};
 
+		/* Removed rather than masked: a hung-up fd reports EPOLLHUP whatever the mask. */
 		if (d->watch_fd[i] == fd)
-			epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev);
+			epoll_ctl(d->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, on ? &ev : NULL);
 	}
 }
 

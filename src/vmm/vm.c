@@ -239,6 +239,9 @@ static int setup_acpi(struct vm *vm)
 		.reset_port = POWER_RESET_PORT,
 		.reset_value = POWER_RESET_VALUE,
 		.pvpanic_port = POWER_PVPANIC_PORT,
+		/* Listed so that ttyS0 gets its IRQ: HW-reduced ACPI maps no legacy IRQs. */
+		.serial_port = SERIAL_COM1_BASE,
+		.serial_irq = SERIAL_COM1_IRQ,
 	};
 	void *p = guest_mem_ptr(&vm->mem, BOOT_BIOS_START, BOOT_BIOS_SIZE);
 	int ret;

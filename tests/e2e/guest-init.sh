@@ -7,9 +7,12 @@ mount -t devtmpfs dev /dev
 for m in $(cat /modules.order); do
 	insmod /lib/modules/$m || echo "guest: insmod $m failed"
 done
+# Hold the console open for the whole run, as a real init does: input that
+# arrives while no process has the tty open would be dropped at its last close.
 out=/dev/hvc0
 [ -c $out ] || out=/dev/console
-say() { echo "$*" >$out; }
+exec <$out >$out 2>&1
+say() { echo "$*"; }
 arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^$1=//p"; }
 result() { say "KILN-RESULT $test $1 $2"; }
 say KILN-GUEST-READY
@@ -21,7 +24,7 @@ info)
 	;;
 echo)
 	# A line typed on the host comes back with a prefix only the guest adds.
-	read -r line <$out
+	read -r line
 	result INFO "echo:$line"
 	;;
 rng)

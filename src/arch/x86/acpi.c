@@ -7,22 +7,19 @@
 #define IOAPIC_ADDR 0xfec00000u
 #define LAPIC_ADDR  0xfee00000u
 
-/* A bump allocator over the table area; overflow is remembered, not written. */
+/* A bump allocator over the table area; every table starts 8-byte aligned. */
 struct area {
 	uint8_t *buf;
 	uint64_t gpa;
 	size_t size, used;
-	bool full;
 };
 
 static uint8_t *area_alloc(struct area *a, size_t len)
 {
 	size_t start = (a->used + 7) & ~(size_t)7;
 
-	if (start > a->size || len > a->size - start) {
-		a->full = true;
+	if (start > a->size || len > a->size - start)
 		return NULL;
-	}
 	a->used = start + len;
 	memset(a->buf + start, 0, len);
 	return a->buf + start;
@@ -91,15 +88,16 @@ static void gas_io8(uint8_t *p, uint16_t port)
 
 /* ---- AML ---- */
 
+/* An AML writer over the free end of the area; overflow is remembered, not written. */
 struct aml {
-	uint8_t b[4096];
-	size_t n;
+	uint8_t *b;
+	size_t n, cap;
 	bool overflow;
 };
 
 static void emit(struct aml *a, const void *p, size_t len)
 {
-	if (len > sizeof(a->b) - a->n) {
+	if (a->overflow || len > a->cap - a->n) {
 		a->overflow = true;
 		return;
 	}
@@ -112,32 +110,32 @@ static void emit8(struct aml *a, uint8_t v)
 	emit(a, &v, 1);
 }
 
-/* Insert a PkgLength at `at` covering everything emitted since then. */
+/*
+ * Insert a PkgLength at `at` covering everything emitted since then. The
+ * length is only known once the body is written, and it counts its own
+ * encoding bytes: one byte holds 6 bits, each further byte 8 more.
+ */
 static void pkg_close(struct aml *a, size_t at)
 {
 	size_t body = a->n - at, total;
 	uint8_t enc[4];
-	unsigned nb;
+	unsigned nb = 1;
 
-	/* The length counts its own encoding bytes. */
-	if (body + 1 < 0x40)
-		nb = 1;
-	else if (body + 2 < 0x1000)
-		nb = 2;
-	else
-		nb = 3;
+	if (a->overflow)
+		return;
+	while (nb < 4 && body + nb >= ((size_t)1 << (nb == 1 ? 6 : 4 + 8 * (nb - 1))))
+		nb++;
 	total = body + nb;
+	if (total >= (size_t)1 << 28 || nb > a->cap - a->n) {
+		a->overflow = true;
+		return;
+	}
 	if (nb == 1) {
 		enc[0] = total;
 	} else {
 		enc[0] = ((nb - 1) << 6) | (total & 0xf);
-		enc[1] = total >> 4;
-		if (nb == 3)
-			enc[2] = total >> 12;
-	}
-	if (nb > sizeof(a->b) - a->n) {
-		a->overflow = true;
-		return;
+		for (unsigned i = 1; i < nb; i++)
+			enc[i] = total >> (4 + 8 * (i - 1));
 	}
 	memmove(a->b + at + nb, a->b + at, body);
 	memcpy(a->b + at, enc, nb);
@@ -149,47 +147,91 @@ static void name_seg(struct aml *a, const char *seg)
 	emit(a, seg, 4);
 }
 
+/* The shortest encoding, as iasl would pick it. */
 static void aml_integer(struct aml *a, uint32_t v)
 {
-	if (v == 0) {
-		emit8(a, 0x00); /* ZeroOp */
-	} else if (v == 1) {
-		emit8(a, 0x01); /* OneOp */
+	uint8_t le[4];
+
+	put32(le, v);
+	if (v <= 1) {
+		emit8(a, v); /* ZeroOp, OneOp */
 	} else if (v <= 0xff) {
-		emit8(a, 0x0a);
-		emit8(a, v);
+		emit8(a, 0x0a); /* BytePrefix */
+		emit(a, le, 1);
 	} else if (v <= 0xffff) {
-		emit8(a, 0x0b);
-		emit(a, &(uint16_t){v}, 2);
+		emit8(a, 0x0b); /* WordPrefix */
+		emit(a, le, 2);
 	} else {
-		emit8(a, 0x0c);
-		emit(a, &v, 4);
+		emit8(a, 0x0c); /* DWordPrefix */
+		emit(a, le, 4);
 	}
+}
+
+static void aml_name(struct aml *a, const char *seg)
+{
+	emit8(a, 0x08); /* NameOp */
+	name_seg(a, seg);
 }
 
 static void aml_name_int(struct aml *a, const char *seg, uint32_t v)
 {
-	emit8(a, 0x08); /* NameOp */
-	name_seg(a, seg);
+	aml_name(a, seg);
 	aml_integer(a, v);
 }
 
 static void aml_name_str(struct aml *a, const char *seg, const char *s)
 {
-	emit8(a, 0x08);
-	name_seg(a, seg);
+	aml_name(a, seg);
 	emit8(a, 0x0d); /* StringPrefix */
 	emit(a, s, strlen(s) + 1);
 }
 
-/* Name(_CRS, ResourceTemplate(){...}) from raw resource descriptors. */
+/* ResourceTemplate descriptors, written into a caller's small array. */
+static size_t res_io(uint8_t *p, uint16_t port, uint8_t len)
+{
+	p[0] = 0x47; /* IO(Decode16, port, port, 1, len) */
+	p[1] = 0x01;
+	put16(p + 2, port);
+	put16(p + 4, port);
+	p[6] = 1;
+	p[7] = len;
+	return 8;
+}
+
+static size_t res_isa_irq(uint8_t *p, uint8_t irq)
+{
+	p[0] = 0x22; /* IRQNoFlags(){irq}: edge, active high, exclusive */
+	put16(p + 1, 1u << irq);
+	return 3;
+}
+
+static size_t res_mem32(uint8_t *p, uint32_t base, uint32_t size)
+{
+	p[0] = 0x86; /* Memory32Fixed(ReadWrite, base, size) */
+	put16(p + 1, 9);
+	p[3] = 1;
+	put32(p + 4, base);
+	put32(p + 8, size);
+	return 12;
+}
+
+static size_t res_gsi(uint8_t *p, uint32_t gsi)
+{
+	p[0] = 0x89; /* Interrupt(ResourceConsumer, Edge, ActiveHigh, Exclusive){gsi} */
+	put16(p + 1, 6);
+	p[3] = 0x01 | 0x02;
+	p[4] = 1;
+	put32(p + 5, gsi);
+	return 9;
+}
+
+/* Name(_CRS, ResourceTemplate(){...}): a Buffer of descriptors and an End Tag. */
 static void aml_crs(struct aml *a, const uint8_t *res, size_t len)
 {
-	const uint8_t end_tag[2] = {0x79, 0x00};
+	const uint8_t end_tag[2] = {0x79, 0x00}; /* checksum 0: "treat as correct" */
 	size_t at;
 
-	emit8(a, 0x08);
-	name_seg(a, "_CRS");
+	aml_name(a, "_CRS");
 	emit8(a, 0x11); /* BufferOp */
 	at = a->n;
 	aml_integer(a, len + sizeof(end_tag));
@@ -198,7 +240,8 @@ static void aml_crs(struct aml *a, const uint8_t *res, size_t len)
 	pkg_close(a, at);
 }
 
-static size_t device_open(struct aml *a, const char *seg)
+/* Device(seg){ Name(_HID, hid) ...; the caller adds the rest and closes it. */
+static size_t device_open(struct aml *a, const char *seg, const char *hid)
 {
 	size_t at;
 
@@ -206,6 +249,7 @@ static size_t device_open(struct aml *a, const char *seg)
 	emit8(a, 0x82); /* DeviceOp */
 	at = a->n;
 	name_seg(a, seg);
+	aml_name_str(a, "_HID", hid);
 	return at;
 }
 
@@ -214,36 +258,54 @@ static void virtio_device(struct aml *a, unsigned idx, const struct acpi_mmio_de
 	static const char hex[] = "0123456789ABCDEF";
 	char seg[5] = {'V', 'R', hex[(idx >> 4) & 0xf], hex[idx & 0xf], 0};
 	uint8_t res[12 + 9];
-	size_t at = device_open(a, seg);
+	size_t at = device_open(a, seg, "LNRO0005"), n;
 
-	aml_name_str(a, "_HID", "LNRO0005");
 	aml_name_int(a, "_UID", idx);
-	/* Memory32Fixed(ReadWrite, base, size) */
-	res[0] = 0x86;
-	put16(res + 1, 9);
-	res[3] = 1;
-	put32(res + 4, (uint32_t)d->base);
-	put32(res + 8, d->size);
-	/* Interrupt(ResourceConsumer, Edge, ActiveHigh, Exclusive) {gsi} */
-	res[12] = 0x89;
-	put16(res + 13, 6);
-	res[15] = 0x01 | 0x02; /* consumer, edge-triggered, active high, exclusive */
-	res[16] = 1;
-	put32(res + 17, d->gsi);
-	aml_crs(a, res, sizeof(res));
+	n = res_mem32(res, (uint32_t)d->base, d->size);
+	n += res_gsi(res + n, d->gsi);
+	aml_crs(a, res, n);
 	pkg_close(a, at);
 }
 
+/*
+ * With HW_REDUCED_ACPI Linux swaps the 8259 for a null PIC and so maps no ISA
+ * IRQs by default; describing COM1 lets 8250_pnp route its IRQ via the IOAPIC.
+ */
+static void serial_device(struct aml *a, uint16_t port, uint8_t irq)
+{
+	uint8_t res[8 + 3];
+	size_t at = device_open(a, "COM1", "PNP0501"), n;
+
+	aml_name_int(a, "_UID", 1);
+	n = res_io(res, port, 8);
+	n += res_isa_irq(res + n, irq);
+	aml_crs(a, res, n);
+	pkg_close(a, at);
+}
+
+/* Linux's pvpanic-mmio driver matches QEMU0001 and takes an I/O resource too. */
 static void pvpanic_device(struct aml *a, uint16_t port)
 {
-	/* IO(Decode16, port, port, 1, 1) */
-	uint8_t res[8] = {0x47, 0x01, 0, 0, 0, 0, 0x01, 0x01};
-	size_t at = device_open(a, "PEVT");
+	uint8_t res[8];
+	size_t at = device_open(a, "PEVT", "QEMU0001");
 
-	put16(res + 2, port);
-	put16(res + 4, port);
-	aml_name_str(a, "_HID", "QEMU0001");
-	aml_crs(a, res, sizeof(res));
+	aml_crs(a, res, res_io(res, port, 1));
+	pkg_close(a, at);
+}
+
+/* Name(_S5_, Package(){S5, S5, 0, 0}): SLP_TYPa, SLP_TYPb, reserved. */
+static void sleep_state_s5(struct aml *a)
+{
+	size_t at;
+
+	aml_name(a, "_S5_");
+	emit8(a, 0x12); /* PackageOp */
+	at = a->n;
+	emit8(a, 4); /* NumElements */
+	aml_integer(a, ACPI_S5_TYPE);
+	aml_integer(a, ACPI_S5_TYPE);
+	aml_integer(a, 0);
+	aml_integer(a, 0);
 	pkg_close(a, at);
 }
 
@@ -251,25 +313,15 @@ static void build_aml(struct aml *a, const struct acpi_config *cfg)
 {
 	size_t at;
 
-	/* Name(_S5, Package(){S5, S5, 0, 0}) */
-	emit8(a, 0x08);
-	name_seg(a, "_S5_");
-	emit8(a, 0x12); /* PackageOp */
+	sleep_state_s5(a);
+	emit8(a, 0x10); /* ScopeOp: Scope(\_SB_) */
 	at = a->n;
-	emit8(a, 4);
-	aml_integer(a, ACPI_S5_TYPE);
-	aml_integer(a, ACPI_S5_TYPE);
-	aml_integer(a, 0);
-	aml_integer(a, 0);
-	pkg_close(a, at);
-
-	/* Scope(\_SB) { devices } */
-	emit8(a, 0x10); /* ScopeOp */
-	at = a->n;
-	emit8(a, 0x5c); /* root prefix */
+	emit8(a, 0x5c); /* RootChar */
 	name_seg(a, "_SB_");
 	for (unsigned i = 0; i < cfg->nmmio; i++)
 		virtio_device(a, i, &cfg->mmio[i]);
+	if (cfg->serial_port)
+		serial_device(a, cfg->serial_port, cfg->serial_irq);
 	if (cfg->pvpanic_port)
 		pvpanic_device(a, cfg->pvpanic_port);
 	pkg_close(a, at);
@@ -277,20 +329,20 @@ static void build_aml(struct aml *a, const struct acpi_config *cfg)
 
 /* ---- tables ---- */
 
+/* The AML is written in place after the header, so its size needs no guess. */
 static uint8_t *build_dsdt(struct area *ar, const struct acpi_config *cfg)
 {
-	static struct aml aml; /* 4 KiB: too big for some thread stacks */
-	uint8_t *t;
+	uint8_t *t = area_alloc(ar, 36);
+	struct aml aml;
 
-	memset(&aml, 0, sizeof(aml));
+	if (!t)
+		return NULL;
+	aml = (struct aml){.b = t + 36, .cap = ar->size - ar->used};
 	build_aml(&aml, cfg);
 	if (aml.overflow)
 		return NULL;
-	t = area_alloc(ar, 36 + aml.n);
-	if (!t)
-		return NULL;
+	ar->used += aml.n;
 	header(t, "DSDT", 36 + aml.n, 2);
-	memcpy(t + 36, aml.b, aml.n);
 	finish_table(t);
 	return t;
 }
@@ -302,13 +354,14 @@ static uint8_t *build_fadt(struct area *ar, const struct acpi_config *cfg, uint6
 	if (!t)
 		return NULL;
 	header(t, "FACP", 276, 6);
-	put16(t + 109, (1 << 2) | (1 << 5)); /* IAPC_BOOT_ARCH: no VGA, no CMOS RTC, no 8042 */
+	put16(t + 109,
+	      (1 << 2) | (1 << 5)); /* IAPC_BOOT_ARCH: no VGA, no CMOS RTC; bit 1 clear: no 8042 */
 	/* Flags: WBINVD, RESET_REG_SUP, HW_REDUCED_ACPI. */
 	put32(t + 112, (1u << 0) | (1u << 10) | (1u << 20));
 	gas_io8(t + 116, cfg->reset_port);
 	t[128] = cfg->reset_value;
-	put16(t + 129, 0); /* ARM_BOOT_ARCH: none on x86 */
-	t[131] = 5;        /* FADT minor version: 6.5 */
+	put16(t + 129, 0);    /* ARM_BOOT_ARCH: none on x86 */
+	t[131] = 5;	      /* FADT minor version: 6.5 */
 	put64(t + 140, dsdt); /* X_DSDT */
 	gas_io8(t + 244, cfg->sleep_ctl_port);
 	gas_io8(t + 256, cfg->sleep_sts_port);
@@ -331,8 +384,8 @@ static uint8_t *build_madt(struct area *ar, const struct acpi_config *cfg)
 	for (unsigned i = 0; i < cfg->ncpus; i++, p += 8) {
 		p[0] = 0; /* Processor Local APIC */
 		p[1] = 8;
-		p[2] = i; /* ACPI processor id */
-		p[3] = i; /* APIC id */
+		p[2] = i;	 /* ACPI processor id */
+		p[3] = i;	 /* APIC id */
 		put32(p + 4, 1); /* enabled */
 	}
 	p[0] = 1; /* I/O APIC */
@@ -381,22 +434,32 @@ static void build_rsdp(uint8_t *r, uint64_t xsdt)
 	r[32] = checksum(r, 36);
 }
 
+static bool config_valid(const struct acpi_config *cfg)
+{
+	if (cfg->ncpus < 1 || cfg->ncpus > 255 || cfg->nmmio > ACPI_MAX_MMIO_DEVS)
+		return false;
+	if (cfg->serial_port && cfg->serial_irq > 15)
+		return false;
+	for (unsigned i = 0; i < cfg->nmmio; i++)
+		if (cfg->mmio[i].base > UINT32_MAX - cfg->mmio[i].size)
+			return false; /* described with Memory32Fixed */
+	return true;
+}
+
 int acpi_build(void *buf, uint64_t gpa, size_t size, const struct acpi_config *cfg)
 {
-	struct area ar = {buf, gpa, size, 0, false};
+	struct area ar = {buf, gpa, size, 0};
 	uint8_t *rsdp, *dsdt, *fadt, *madt, *xsdt;
 	uint64_t tables[2];
 
-	if (cfg->ncpus < 1 || cfg->ncpus > 255 || cfg->nmmio > ACPI_MAX_MMIO_DEVS)
+	if (!config_valid(cfg))
 		return -EINVAL;
-	for (unsigned i = 0; i < cfg->nmmio; i++)
-		if (cfg->mmio[i].base > UINT32_MAX - cfg->mmio[i].size)
-			return -EINVAL;
+	/* The RSDP goes first: a BIOS-area scan looks on 16-byte boundaries. */
 	rsdp = area_alloc(&ar, 36);
-	dsdt = build_dsdt(&ar, cfg);
+	dsdt = rsdp ? build_dsdt(&ar, cfg) : NULL;
 	fadt = dsdt ? build_fadt(&ar, cfg, area_gpa(&ar, dsdt)) : NULL;
-	madt = build_madt(&ar, cfg);
-	if (!rsdp || !fadt || !madt)
+	madt = fadt ? build_madt(&ar, cfg) : NULL;
+	if (!madt)
 		return -ENOSPC;
 	tables[0] = area_gpa(&ar, fadt);
 	tables[1] = area_gpa(&ar, madt);

@@ -1,6 +1,7 @@
 /*
  * ACPI tables for a firmware-less x86 guest (HW-reduced ACPI 6): RSDP, XSDT,
- * FADT, MADT and a DSDT describing the virtio-mmio devices, \_S5 and pvpanic.
+ * FADT, MADT and a DSDT describing the virtio-mmio devices, \_S5, COM1 and
+ * pvpanic.
  */
 #ifndef KILN_ARCH_X86_ACPI_H
 #define KILN_ARCH_X86_ACPI_H
@@ -9,9 +10,9 @@
 #include <stdint.h>
 
 /* Sleep-control register layout (ACPI 6, 4.8.3.7). */
-#define ACPI_SLP_EN        (1u << 5)
+#define ACPI_SLP_EN	   (1u << 5)
 #define ACPI_SLP_TYP_SHIFT 2
-#define ACPI_S5_TYPE       5
+#define ACPI_S5_TYPE	   5
 
 #define ACPI_MAX_MMIO_DEVS 32
 
@@ -22,13 +23,15 @@ struct acpi_mmio_dev {
 };
 
 struct acpi_config {
-	unsigned ncpus;          /* 1..255 */
+	unsigned ncpus;		 /* 1..255 */
 	uint16_t sleep_ctl_port; /* FADT SLEEP_CONTROL_REG */
 	uint16_t sleep_sts_port; /* FADT SLEEP_STATUS_REG */
-	uint16_t reset_port;     /* FADT RESET_REG */
+	uint16_t reset_port;	 /* FADT RESET_REG */
 	uint8_t reset_value;
-	uint16_t pvpanic_port;   /* 0 = no pvpanic device */
-	unsigned nmmio;          /* virtio-mmio devices, as LNRO0005 */
+	uint16_t pvpanic_port; /* 0 = no pvpanic device */
+	uint16_t serial_port;  /* 0 = no COM1 device; else its base, 8 ports */
+	uint8_t serial_irq;    /* ISA IRQ of that port, 0..15 */
+	unsigned nmmio;	       /* virtio-mmio devices, as LNRO0005 */
 	struct acpi_mmio_dev mmio[ACPI_MAX_MMIO_DEVS];
 };
 
