@@ -7,9 +7,16 @@
 # Idempotent: packages already in build/gpu-root/debs are not fetched again and
 # the unpacked tree is rebuilt only when the package set changed.
 #
-# Usage: scripts/gpu-deps.sh [ROOT]      (default build/gpu-root)
+# Usage: scripts/gpu-deps.sh [--offline] [ROOT]      (default build/gpu-root)
+#   --offline: no apt; unpack whatever .debs ROOT/debs holds (for machines
+#              without network that were handed the .debs)
 set -eu
 
+OFFLINE=
+if [ "${1:-}" = --offline ]; then
+	OFFLINE=1
+	shift
+fi
 ROOT=${1:-build/gpu-root}
 SUITE=${GPU_SUITE:-sid}
 mkdir -p "$ROOT"
@@ -19,7 +26,7 @@ DEBS=$ROOT/debs
 
 # What the GPU work needs; everything else comes from their dependencies.
 WANT="mesa-vulkan-drivers libvirglrenderer1 virgl-server libvulkan1 vulkan-tools
-libc6 llama.cpp-tests libggml0-backend-vulkan"
+libc6 llama.cpp-tests llama.cpp-tools libggml0-backend-vulkan"
 
 # Never needed to run binaries out of an unpacked tree: maintainer-script
 # tooling, essential packages with no libraries we load, and data-only
@@ -27,7 +34,7 @@ libc6 llama.cpp-tests libggml0-backend-vulkan"
 SKIP="debconf dpkg perl-base perl adduser init-system-helpers sensible-utils
 lsb-base libc-bin tzdata ucf bash coreutils base-files debianutils
 usr-is-merged passwd login gcc-14-base gcc-15-base gcc-16-base
-libdrm-common libx11-data xkb-data libwayland-client0t64"
+libdrm-common libx11-data xkb-data wget curl"
 
 say() { printf 'gpu-deps: %s\n' "$*"; }
 
@@ -60,20 +67,39 @@ update_lists() {
 	fi
 	say "updating package lists for $SUITE"
 	# shellcheck disable=SC2046
-	apt-get $(apt_opts) -q update >/dev/null
+	apt-get $(apt_opts) -q update >/dev/null 2>&1
 }
 
-# Depends and Pre-Depends, recursively; alternatives resolve to the first
-# real package apt picks (apt-cache prints virtual ones in <angle brackets>).
-resolve() {
+# Depends and Pre-Depends, level by level from WANT, never descending into
+# SKIP; of alternatives ("a | b") only the first is taken, and virtual
+# packages (<name>) are left out.
+direct_deps() {
 	# shellcheck disable=SC2046,SC2086
-	apt-cache $(apt_opts) depends --recurse --no-recommends --no-suggests \
-		--no-conflicts --no-breaks --no-replaces --no-enhances $WANT |
-		awk '/^[a-z0-9]/ {print $1}' | grep -v '^<' | sort -u |
-		while read -r p; do
-			case " $(echo $SKIP) " in *" $p "*) continue ;; esac
-			echo "$p"
+	apt-cache $(apt_opts) depends --no-recommends --no-suggests --no-conflicts \
+		--no-breaks --no-replaces --no-enhances "$@" 2>/dev/null |
+		awk '/^ *\|?(Pre)?Depends:/ {
+			if (!skip && $2 !~ /^</) print $2
+			skip = ($1 ~ /^\|/)
+			next
+		}
+		{ skip = 0 }'
+}
+
+resolve() {
+	all=""
+	level=$WANT
+	while [ -n "$level" ]; do
+		next=""
+		for p in $level; do
+			case " $(echo $SKIP) $all " in *" $p "*) continue ;; esac
+			all="$all $p"
+			next="$next $p"
 		done
+		[ -n "$next" ] || break
+		# shellcheck disable=SC2086
+		level=$(direct_deps $next | sort -u)
+	done
+	echo $all | tr ' ' '\n' | sort -u
 }
 
 download() {
@@ -87,7 +113,7 @@ download() {
 		fi
 		say "[$n/$total] downloading $p"
 		# shellcheck disable=SC2046
-		(cd "$DEBS" && apt-get $(apt_opts) -q download "$p" >/dev/null)
+		(cd "$DEBS" && apt-get $(apt_opts) -o APT::Sandbox::User=root -q download "$p" >/dev/null)
 	done <"$ROOT/packages.new"
 }
 
@@ -115,16 +141,20 @@ L=$R/usr/lib/x86_64-linux-gnu
 exe=$1; shift
 case $exe in */*) ;; *) exe=$R/usr/bin/$exe ;; esac
 export VK_DRIVER_FILES=${VK_DRIVER_FILES:-$R/usr/share/vulkan/icd.d/lvp_icd.json}
-exec "$R/usr/lib64/ld-linux-x86-64.so.2" --library-path "${GPU_ROOT_EXTRA_LIBS:+$GPU_ROOT_EXTRA_LIBS:}$L:$L/ggml/backends0:$L/llama.cpp" "$exe" "$@"
+exec "$R/usr/lib64/ld-linux-x86-64.so.2" --library-path "${GPU_ROOT_EXTRA_LIBS:+$GPU_ROOT_EXTRA_LIBS:}$L:$L/llama:$L/ggml/backends0" "$exe" "$@"
 EOF
 	chmod +x "$ROOT/run"
 }
 
-write_sources
-update_lists
-resolve >"$ROOT/packages.new"
-say "$(wc -l <"$ROOT/packages.new") packages needed"
-download
+if [ -n "$OFFLINE" ]; then
+	for f in "$DEBS"/*.deb; do basename "$f" | cut -d_ -f1; done | sort -u >"$ROOT/packages.new"
+else
+	write_sources
+	update_lists
+	resolve >"$ROOT/packages.new"
+	say "$(wc -l <"$ROOT/packages.new") packages needed"
+	download
+fi
 unpack
 write_wrapper
 say "done: $(du -sh "$DEBS" | cut -f1) of .debs; run sid binaries with $ROOT/run BINARY"

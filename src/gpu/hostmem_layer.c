@@ -35,13 +35,21 @@
 #include <vulkan/vulkan.h>
 
 #define LAYER_NAME "VK_LAYER_KILN_hostmem"
-#define EXPORT __attribute__((visibility("default")))
+#define EXPORT	   __attribute__((visibility("default")))
 
-#define DMA_BUF VK_EXTERNAL_MEMORY_HANDLE_TYPE_DMA_BUF_BIT_EXT
+#define DMA_BUF	   VK_EXTERNAL_MEMORY_HANDLE_TYPE_DMA_BUF_BIT_EXT
 #define HOST_ALLOC VK_EXTERNAL_MEMORY_HANDLE_TYPE_HOST_ALLOCATION_BIT_EXT
+
+struct pdinfo {
+	struct pdinfo *next;
+	VkPhysicalDevice pd;
+	bool bridge;
+	bool has_dma_buf_ext;
+};
 
 struct inst {
 	struct inst *next;
+	struct pdinfo *pds;
 	void *key;
 	VkInstance handle;
 	PFN_vkGetInstanceProcAddr gipa;
@@ -50,6 +58,8 @@ struct inst {
 	PFN_vkGetPhysicalDeviceExternalBufferProperties GetPhysicalDeviceExternalBufferProperties;
 	PFN_vkGetPhysicalDeviceImageFormatProperties2 GetPhysicalDeviceImageFormatProperties2;
 	PFN_vkGetPhysicalDeviceProperties GetPhysicalDeviceProperties;
+	PFN_vkGetPhysicalDeviceMemoryProperties GetPhysicalDeviceMemoryProperties;
+	PFN_vkGetPhysicalDeviceMemoryProperties2 GetPhysicalDeviceMemoryProperties2;
 };
 
 /* A memfd-backed allocation this layer made or imported. */
@@ -97,10 +107,10 @@ static bool debug_on(void)
 	return on;
 }
 
-#define debug(...)                                                   \
-	do {                                                         \
-		if (debug_on())                                      \
-			fprintf(stderr, "kiln-hostmem: " __VA_ARGS__); \
+#define debug(...)                                                                                 \
+	do {                                                                                       \
+		if (debug_on())                                                                    \
+			fprintf(stderr, "kiln-hostmem: " __VA_ARGS__);                             \
 	} while (0)
 
 static struct inst *inst_get(const void *h)
@@ -148,9 +158,26 @@ static bool has_ext(const VkExtensionProperties *props, uint32_t n, const char *
 	return false;
 }
 
+static bool dma_buf_exportable(struct inst *i, VkPhysicalDevice pd)
+{
+	VkPhysicalDeviceExternalBufferInfo info = {
+	    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_BUFFER_INFO,
+	    .usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT,
+	    .handleType = DMA_BUF,
+	};
+	VkExternalBufferProperties props = {
+	    .sType = VK_STRUCTURE_TYPE_EXTERNAL_BUFFER_PROPERTIES,
+	};
+
+	i->GetPhysicalDeviceExternalBufferProperties(pd, &info, &props);
+	return props.externalMemoryProperties.externalMemoryFeatures &
+	       VK_EXTERNAL_MEMORY_FEATURE_EXPORTABLE_BIT;
+}
+
 /* The bridge is needed where the driver can import host memory but cannot
- * export dma-bufs; it is asked once per physical device and call. */
-static bool pd_needs_bridge(struct inst *i, VkPhysicalDevice pd)
+ * export dma-bufs (some, like lavapipe, import them but export only opaque
+ * fds). Decided once per physical device. */
+static bool pd_decide(struct inst *i, VkPhysicalDevice pd, bool *has_dma_buf_ext)
 {
 	uint32_t n = 0;
 	VkExtensionProperties *props;
@@ -165,11 +192,42 @@ static bool pd_needs_bridge(struct inst *i, VkPhysicalDevice pd)
 		return false;
 	if (i->EnumerateDeviceExtensionProperties(pd, NULL, &n, props) != VK_SUCCESS)
 		n = 0;
+	*has_dma_buf_ext = has_ext(props, n, VK_EXT_EXTERNAL_MEMORY_DMA_BUF_EXTENSION_NAME);
 	need = has_ext(props, n, VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME) &&
 	       has_ext(props, n, VK_KHR_EXTERNAL_MEMORY_FD_EXTENSION_NAME) &&
-	       !has_ext(props, n, VK_EXT_EXTERNAL_MEMORY_DMA_BUF_EXTENSION_NAME);
+	       !(*has_dma_buf_ext && dma_buf_exportable(i, pd));
 	free(props);
 	return need;
+}
+
+static struct pdinfo *pd_info(struct inst *i, VkPhysicalDevice pd)
+{
+	struct pdinfo *p;
+
+	pthread_mutex_lock(&lock);
+	for (p = i->pds; p && p->pd != pd; p = p->next)
+		;
+	pthread_mutex_unlock(&lock);
+	if (p)
+		return p;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->pd = pd;
+	p->bridge = pd_decide(i, pd, &p->has_dma_buf_ext);
+	debug("physical device %p: bridge %s\n", (void *)pd, p->bridge ? "on" : "off");
+	pthread_mutex_lock(&lock);
+	p->next = i->pds;
+	i->pds = p;
+	pthread_mutex_unlock(&lock);
+	return p;
+}
+
+static bool pd_needs_bridge(struct inst *i, VkPhysicalDevice pd)
+{
+	struct pdinfo *p = pd_info(i, pd);
+
+	return p && p->bridge;
 }
 
 static VKAPI_ATTR VkResult VKAPI_CALL layer_CreateInstance(const VkInstanceCreateInfo *info,
@@ -207,6 +265,8 @@ static VKAPI_ATTR VkResult VKAPI_CALL layer_CreateInstance(const VkInstanceCreat
 	GET(GetPhysicalDeviceExternalBufferProperties);
 	GET(GetPhysicalDeviceImageFormatProperties2);
 	GET(GetPhysicalDeviceProperties);
+	GET(GetPhysicalDeviceMemoryProperties);
+	GET(GetPhysicalDeviceMemoryProperties2);
 #undef GET
 	pthread_mutex_lock(&lock);
 	i->next = insts;
@@ -216,7 +276,7 @@ static VKAPI_ATTR VkResult VKAPI_CALL layer_CreateInstance(const VkInstanceCreat
 }
 
 static VKAPI_ATTR void VKAPI_CALL layer_DestroyInstance(VkInstance instance,
-							 const VkAllocationCallbacks *alloc)
+							const VkAllocationCallbacks *alloc)
 {
 	struct inst *i = inst_get(instance), **p;
 
@@ -229,17 +289,24 @@ static VKAPI_ATTR void VKAPI_CALL layer_DestroyInstance(VkInstance instance,
 	if (*p)
 		*p = i->next;
 	pthread_mutex_unlock(&lock);
+	while (i->pds) {
+		struct pdinfo *p = i->pds;
+
+		i->pds = p->next;
+		free(p);
+	}
 	free(i);
 }
 
 static VKAPI_ATTR VkResult VKAPI_CALL layer_EnumerateDeviceExtensionProperties(
-	VkPhysicalDevice pd, const char *layer, uint32_t *count, VkExtensionProperties *props)
+    VkPhysicalDevice pd, const char *layer, uint32_t *count, VkExtensionProperties *props)
 {
 	static const VkExtensionProperties dma_buf = {
-		VK_EXT_EXTERNAL_MEMORY_DMA_BUF_EXTENSION_NAME,
-		VK_EXT_EXTERNAL_MEMORY_DMA_BUF_SPEC_VERSION,
+	    VK_EXT_EXTERNAL_MEMORY_DMA_BUF_EXTENSION_NAME,
+	    VK_EXT_EXTERNAL_MEMORY_DMA_BUF_SPEC_VERSION,
 	};
 	struct inst *i = inst_get(pd);
+	struct pdinfo *pi;
 	uint32_t n = 0, cap;
 	VkResult r;
 
@@ -247,7 +314,8 @@ static VKAPI_ATTR VkResult VKAPI_CALL layer_EnumerateDeviceExtensionProperties(
 		*count = 0;
 		return VK_SUCCESS;
 	}
-	if (layer || !pd_needs_bridge(i, pd))
+	pi = layer ? NULL : pd_info(i, pd);
+	if (!pi || !pi->bridge || pi->has_dma_buf_ext)
 		return i->EnumerateDeviceExtensionProperties(pd, layer, count, props);
 
 	r = i->EnumerateDeviceExtensionProperties(pd, NULL, &n, NULL);
@@ -271,8 +339,8 @@ static VKAPI_ATTR VkResult VKAPI_CALL layer_EnumerateDeviceExtensionProperties(
 }
 
 static VKAPI_ATTR void VKAPI_CALL layer_GetPhysicalDeviceExternalBufferProperties(
-	VkPhysicalDevice pd, const VkPhysicalDeviceExternalBufferInfo *info,
-	VkExternalBufferProperties *props)
+    VkPhysicalDevice pd, const VkPhysicalDeviceExternalBufferInfo *info,
+    VkExternalBufferProperties *props)
 {
 	struct inst *i = inst_get(pd);
 
@@ -282,25 +350,71 @@ static VKAPI_ATTR void VKAPI_CALL layer_GetPhysicalDeviceExternalBufferPropertie
 	}
 	/* A memfd "dma-buf" can back any buffer the driver can bind to host memory. */
 	props->externalMemoryProperties = (VkExternalMemoryProperties){
-		.externalMemoryFeatures = VK_EXTERNAL_MEMORY_FEATURE_EXPORTABLE_BIT |
-					  VK_EXTERNAL_MEMORY_FEATURE_IMPORTABLE_BIT,
-		.exportFromImportedHandleTypes = DMA_BUF,
-		.compatibleHandleTypes = DMA_BUF,
+	    .externalMemoryFeatures = VK_EXTERNAL_MEMORY_FEATURE_EXPORTABLE_BIT |
+				      VK_EXTERNAL_MEMORY_FEATURE_IMPORTABLE_BIT,
+	    .exportFromImportedHandleTypes = DMA_BUF,
+	    .compatibleHandleTypes = DMA_BUF,
 	};
 }
 
 static VKAPI_ATTR VkResult VKAPI_CALL layer_GetPhysicalDeviceImageFormatProperties2(
-	VkPhysicalDevice pd, const VkPhysicalDeviceImageFormatInfo2 *info,
-	VkImageFormatProperties2 *props)
+    VkPhysicalDevice pd, const VkPhysicalDeviceImageFormatInfo2 *info,
+    VkImageFormatProperties2 *props)
 {
 	struct inst *i = inst_get(pd);
-	const VkPhysicalDeviceExternalImageFormatInfo *ext = chain_find(
-		info->pNext, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_IMAGE_FORMAT_INFO);
+	const VkPhysicalDeviceExternalImageFormatInfo *ext =
+	    chain_find(info->pNext, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_IMAGE_FORMAT_INFO);
 
 	/* Images stay out of the bridge: host memory has no tiling to offer. */
 	if (ext && ext->handleType == DMA_BUF && pd_needs_bridge(i, pd))
 		return VK_ERROR_FORMAT_NOT_SUPPORTED;
 	return i->GetPhysicalDeviceImageFormatProperties2(pd, info, props);
+}
+
+#define HOST_FLAGS                                                                                 \
+	(VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT |              \
+	 VK_MEMORY_PROPERTY_HOST_CACHED_BIT)
+
+/* Imported host memory is system memory: where a GPU also offers mappable
+ * video memory (a resizable BAR type: DEVICE_LOCAL and HOST_VISIBLE beside
+ * plain HOST_VISIBLE types), the bridge cannot export it, so it is shown
+ * as device-local only and clients map system memory instead. A device
+ * with one kind of memory (lavapipe, integrated GPUs) is left alone. */
+static void hide_unbridgeable(VkPhysicalDeviceMemoryProperties *p)
+{
+	bool sysmem = false;
+
+	for (uint32_t k = 0; k < p->memoryTypeCount; k++) {
+		VkMemoryPropertyFlags f = p->memoryTypes[k].propertyFlags;
+
+		sysmem |= (f & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) &&
+			  !(f & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+	}
+	if (!sysmem)
+		return;
+	for (uint32_t k = 0; k < p->memoryTypeCount; k++)
+		if (p->memoryTypes[k].propertyFlags & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT)
+			p->memoryTypes[k].propertyFlags &= ~HOST_FLAGS;
+}
+
+static VKAPI_ATTR void VKAPI_CALL layer_GetPhysicalDeviceMemoryProperties(
+    VkPhysicalDevice pd, VkPhysicalDeviceMemoryProperties *props)
+{
+	struct inst *i = inst_get(pd);
+
+	i->GetPhysicalDeviceMemoryProperties(pd, props);
+	if (pd_needs_bridge(i, pd))
+		hide_unbridgeable(props);
+}
+
+static VKAPI_ATTR void VKAPI_CALL layer_GetPhysicalDeviceMemoryProperties2(
+    VkPhysicalDevice pd, VkPhysicalDeviceMemoryProperties2 *props)
+{
+	struct inst *i = inst_get(pd);
+
+	i->GetPhysicalDeviceMemoryProperties2(pd, props);
+	if (pd_needs_bridge(i, pd))
+		hide_unbridgeable(&props->memoryProperties);
 }
 
 /* ------------------------------------------------------------------ */
@@ -311,7 +425,7 @@ static VKAPI_ATTR VkResult VKAPI_CALL layer_GetPhysicalDeviceImageFormatProperti
 static uint32_t probe_host_type_bits(struct dev *d)
 {
 	VkMemoryHostPointerPropertiesEXT props = {
-		.sType = VK_STRUCTURE_TYPE_MEMORY_HOST_POINTER_PROPERTIES_EXT,
+	    .sType = VK_STRUCTURE_TYPE_MEMORY_HOST_POINTER_PROPERTIES_EXT,
 	};
 	size_t len = d->align;
 	int fd = memfd_create("kiln-hostmem-probe", MFD_CLOEXEC);
@@ -333,15 +447,14 @@ static uint32_t probe_host_type_bits(struct dev *d)
 static VkDeviceSize host_import_alignment(struct inst *i, VkPhysicalDevice pd)
 {
 	VkPhysicalDeviceExternalMemoryHostPropertiesEXT host = {
-		.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_MEMORY_HOST_PROPERTIES_EXT,
+	    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_MEMORY_HOST_PROPERTIES_EXT,
 	};
 	VkPhysicalDeviceProperties2 props = {
-		.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
-		.pNext = &host,
+	    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+	    .pNext = &host,
 	};
-	PFN_vkGetPhysicalDeviceProperties2 get =
-		(PFN_vkGetPhysicalDeviceProperties2)i->gipa(i->handle,
-							    "vkGetPhysicalDeviceProperties2");
+	PFN_vkGetPhysicalDeviceProperties2 get = (PFN_vkGetPhysicalDeviceProperties2)i->gipa(
+	    i->handle, "vkGetPhysicalDeviceProperties2");
 	VkDeviceSize page = (VkDeviceSize)sysconf(_SC_PAGESIZE);
 
 	if (get)
@@ -352,7 +465,8 @@ static VkDeviceSize host_import_alignment(struct inst *i, VkPhysicalDevice pd)
 
 /* The enabled extensions with dma-buf (which the driver lacks) swapped for
  * host-memory import; caller frees. */
-static const char **bridge_extensions(const VkDeviceCreateInfo *info, uint32_t *count)
+static const char **bridge_extensions(const VkDeviceCreateInfo *info, bool keep_dma_buf,
+				      uint32_t *count)
 {
 	const char **names = calloc(info->enabledExtensionCount + 1, sizeof(*names));
 	uint32_t n = 0;
@@ -363,7 +477,7 @@ static const char **bridge_extensions(const VkDeviceCreateInfo *info, uint32_t *
 	for (uint32_t k = 0; k < info->enabledExtensionCount; k++) {
 		const char *e = info->ppEnabledExtensionNames[k];
 
-		if (!strcmp(e, VK_EXT_EXTERNAL_MEMORY_DMA_BUF_EXTENSION_NAME))
+		if (!keep_dma_buf && !strcmp(e, VK_EXT_EXTERNAL_MEMORY_DMA_BUF_EXTENSION_NAME))
 			continue;
 		have_host |= !strcmp(e, VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME);
 		names[n++] = e;
@@ -394,6 +508,7 @@ static VKAPI_ATTR VkResult VKAPI_CALL layer_CreateDevice(VkPhysicalDevice pd,
 {
 	VkLayerDeviceCreateInfo *link = (VkLayerDeviceCreateInfo *)info->pNext;
 	struct inst *i = inst_get(pd);
+	struct pdinfo *pi;
 	VkDeviceCreateInfo ci = *info;
 	const char **names = NULL;
 	PFN_vkGetInstanceProcAddr gipa;
@@ -413,9 +528,10 @@ static VKAPI_ATTR VkResult VKAPI_CALL layer_CreateDevice(VkPhysicalDevice pd,
 	d->gdpa = link->u.pLayerInfo->pfnNextGetDeviceProcAddr;
 	link->u.pLayerInfo = link->u.pLayerInfo->pNext;
 
-	d->bridge = pd_needs_bridge(i, pd);
+	pi = pd_info(i, pd);
+	d->bridge = pi && pi->bridge;
 	if (d->bridge) {
-		names = bridge_extensions(info, &ci.enabledExtensionCount);
+		names = bridge_extensions(info, pi->has_dma_buf_ext, &ci.enabledExtensionCount);
 		if (!names) {
 			free(d);
 			return VK_ERROR_OUT_OF_HOST_MEMORY;
@@ -445,7 +561,7 @@ static VKAPI_ATTR VkResult VKAPI_CALL layer_CreateDevice(VkPhysicalDevice pd,
 }
 
 static VKAPI_ATTR void VKAPI_CALL layer_DestroyDevice(VkDevice device,
-						       const VkAllocationCallbacks *alloc)
+						      const VkAllocationCallbacks *alloc)
 {
 	struct dev *d = dev_get(device), **p;
 
@@ -495,6 +611,12 @@ struct alloc_plan {
 	bool export_dma_buf;
 };
 
+/* The bridge's "dma-bufs" are memfds; real ones go to the driver. */
+static bool is_memfd(int fd)
+{
+	return fcntl(fd, F_GET_SEALS) >= 0;
+}
+
 static size_t ext_size(VkStructureType t)
 {
 	switch (t) {
@@ -535,7 +657,7 @@ static bool plan_alloc(const VkMemoryAllocateInfo *in, struct alloc_plan *p)
 			return false;
 		memcpy(e, s, size);
 		if (s->sType == VK_STRUCTURE_TYPE_IMPORT_MEMORY_FD_INFO_KHR) {
-			if (e->import_fd.handleType != DMA_BUF)
+			if (e->import_fd.handleType != DMA_BUF || !is_memfd(e->import_fd.fd))
 				return false;
 			p->import_fd = e->import_fd.fd;
 			continue;
@@ -556,9 +678,9 @@ static bool plan_alloc(const VkMemoryAllocateInfo *in, struct alloc_plan *p)
 static void plan_link(struct alloc_plan *p, void *ptr)
 {
 	p->ext[p->n].host = (VkImportMemoryHostPointerInfoEXT){
-		.sType = VK_STRUCTURE_TYPE_IMPORT_MEMORY_HOST_POINTER_INFO_EXT,
-		.handleType = HOST_ALLOC,
-		.pHostPointer = ptr,
+	    .sType = VK_STRUCTURE_TYPE_IMPORT_MEMORY_HOST_POINTER_INFO_EXT,
+	    .handleType = HOST_ALLOC,
+	    .pHostPointer = ptr,
 	};
 	for (uint32_t k = 0; k < p->n; k++)
 		p->ext[k].base.pNext = &p->ext[k + 1].base;
@@ -674,7 +796,7 @@ static struct hostmem *hostmem_take(struct dev *d, VkDeviceMemory mem, bool unli
 }
 
 static VKAPI_ATTR void VKAPI_CALL layer_FreeMemory(VkDevice device, VkDeviceMemory mem,
-						    const VkAllocationCallbacks *alloc)
+						   const VkAllocationCallbacks *alloc)
 {
 	struct dev *d = dev_get(device);
 	struct hostmem *m;
@@ -706,13 +828,13 @@ static VKAPI_ATTR VkResult VKAPI_CALL layer_GetMemoryFdKHR(VkDevice device,
 	return *fd < 0 ? VK_ERROR_TOO_MANY_OBJECTS : VK_SUCCESS;
 }
 
-static VKAPI_ATTR VkResult VKAPI_CALL layer_GetMemoryFdPropertiesKHR(
-	VkDevice device, VkExternalMemoryHandleTypeFlagBits type, int fd,
-	VkMemoryFdPropertiesKHR *props)
+static VKAPI_ATTR VkResult VKAPI_CALL
+layer_GetMemoryFdPropertiesKHR(VkDevice device, VkExternalMemoryHandleTypeFlagBits type, int fd,
+			       VkMemoryFdPropertiesKHR *props)
 {
 	struct dev *d = dev_get(device);
 
-	if (!d->bridge || type != DMA_BUF)
+	if (!d->bridge || type != DMA_BUF || !is_memfd(fd))
 		return d->GetMemoryFdPropertiesKHR(device, type, fd, props);
 	props->memoryTypeBits = d->host_type_bits;
 	return VK_SUCCESS;
@@ -746,9 +868,9 @@ static VKAPI_ATTR VkResult VKAPI_CALL layer_CreateBuffer(VkDevice device,
 
 static PFN_vkVoidFunction device_hook(const char *name)
 {
-#define HOOK(fn)                            \
-	if (!strcmp(name, "vk" #fn))        \
-		return (PFN_vkVoidFunction)layer_##fn
+#define HOOK(fn)                                                                                   \
+	if (!strcmp(name, "vk" #fn))                                                               \
+	return (PFN_vkVoidFunction)layer_##fn
 	HOOK(DestroyDevice);
 	HOOK(AllocateMemory);
 	HOOK(FreeMemory);
@@ -766,6 +888,10 @@ static PFN_vkVoidFunction instance_hook(const char *name)
 	HOOK(EnumerateDeviceExtensionProperties);
 	HOOK(GetPhysicalDeviceExternalBufferProperties);
 	HOOK(GetPhysicalDeviceImageFormatProperties2);
+	HOOK(GetPhysicalDeviceMemoryProperties);
+	HOOK(GetPhysicalDeviceMemoryProperties2);
+	if (!strcmp(name, "vkGetPhysicalDeviceMemoryProperties2KHR"))
+		return (PFN_vkVoidFunction)layer_GetPhysicalDeviceMemoryProperties2;
 	if (!strcmp(name, "vkGetPhysicalDeviceExternalBufferPropertiesKHR"))
 		return (PFN_vkVoidFunction)layer_GetPhysicalDeviceExternalBufferProperties;
 	if (!strcmp(name, "vkGetPhysicalDeviceImageFormatProperties2KHR"))
@@ -775,10 +901,10 @@ static PFN_vkVoidFunction instance_hook(const char *name)
 }
 
 EXPORT VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL vkGetDeviceProcAddr(VkDevice device,
-								     const char *name);
+								    const char *name);
 
 EXPORT VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL vkGetInstanceProcAddr(VkInstance instance,
-								       const char *name)
+								      const char *name)
 {
 	PFN_vkVoidFunction f = instance_hook(name);
 	struct inst *i;
@@ -792,7 +918,7 @@ EXPORT VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL vkGetInstanceProcAddr(VkInstance
 }
 
 EXPORT VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL vkGetDeviceProcAddr(VkDevice device,
-								     const char *name)
+								    const char *name)
 {
 	PFN_vkVoidFunction f = device_hook(name);
 	struct dev *d = dev_get(device);

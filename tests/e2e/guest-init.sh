@@ -60,5 +60,9 @@ sleep)
 	result INFO "sleeping"
 	sleep 600
 	;;
+shell)
+	echo "Kiln guest: $(uname -r), $(nproc) vCPUs. Type 'exit' to power off."
+	setsid cttyhack sh -l
+	;;
 esac
 poweroff -f

@@ -10,14 +10,20 @@ printf 'cd %q\n' "$PWD" >"$E2E_WORK/l1-cmd"
 printf '%q ' "$@" >>"$E2E_WORK/l1-cmd"
 echo >>"$E2E_WORK/l1-cmd"
 console=$E2E_WORK/l1-console.log
+qemu=(qemu-system-x86_64 -accel tcg -cpu max -m "${L1_MEM:-2048}" -smp 2 -nographic -no-reboot -nic none
+	-kernel "$IMAGES/generic/vmlinuz" -initrd "$IMAGES/l1.cpio.gz"
+	-append "console=ttyS0 quiet panic=-1 e2e.work=$E2E_WORK"
+	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
+	-virtfs local,path="$E2E_WORK",mount_tag=work,security_model=none)
 set +e
-timeout "${L1_TIMEOUT:-1800}" qemu-system-x86_64 -accel tcg -cpu max -m "${L1_MEM:-2048}" -smp 2 \
-	-nographic -no-reboot -nic none \
-	-kernel "$IMAGES/generic/vmlinuz" -initrd "$IMAGES/l1.cpio.gz" \
-	-append "console=ttyS0 quiet panic=-1 e2e.work=$E2E_WORK" \
-	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
-	-virtfs local,path="$E2E_WORK",mount_tag=work,security_model=none \
-	</dev/null 2>&1 | tee "$console" | grep --line-buffered -v -e '^\[ *[0-9.]*\]' -e 'SeaBIOS' -e 'Booting from ROM' | sed -u 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g'
+if [ -n "${L1_INTERACTIVE:-}" ]; then
+	# The terminal goes straight through: QEMU's serial is the test host's console.
+	"${qemu[@]}" | tee "$console"
+else
+	timeout "${L1_TIMEOUT:-1800}" "${qemu[@]}" </dev/null 2>&1 | tee "$console" |
+		grep --line-buffered -v -e '^\[ *[0-9.]*\]' -e 'SeaBIOS' -e 'Booting from ROM' |
+		sed -u 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g'
+fi
 set -e
 status=$(sed -n 's/^L1-EXIT \([0-9]*\).*/\1/p' "$console" | tail -n1)
 [ -n "$status" ] || die "the test host did not finish (see $console)"
