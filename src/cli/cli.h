@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #define CLI_MAX_DEVICES 32
-#define CLI_HELP        1
+#define CLI_HELP	1
 
 enum cli_dev_type {
 	CLI_DEV_BLK,

@@ -25,15 +25,15 @@ static const struct {
 	enum opt_id id;
 	bool has_arg;
 } options[] = {
-	{"cpus", OPT_CPUS, true},
-	{"memory", OPT_MEMORY, true},
-	{"kernel", OPT_KERNEL, true},
-	{"initrd", OPT_INITRD, true},
-	{"kernel-cmdline", OPT_CMDLINE, true},
-	{"device", OPT_DEVICE, true},
-	{"krun-log-level", OPT_LOG_LEVEL, true},
-	{"help", OPT_HELP, false},
-	{"h", OPT_HELP, false},
+	{ "cpus", OPT_CPUS, true },
+	{ "memory", OPT_MEMORY, true },
+	{ "kernel", OPT_KERNEL, true },
+	{ "initrd", OPT_INITRD, true },
+	{ "kernel-cmdline", OPT_CMDLINE, true },
+	{ "device", OPT_DEVICE, true },
+	{ "krun-log-level", OPT_LOG_LEVEL, true },
+	{ "help", OPT_HELP, false },
+	{ "h", OPT_HELP, false },
 };
 
 static int fail(struct cli_opts *o, const char *fmt, ...)
@@ -123,9 +123,9 @@ static const struct {
 	const char *name;
 	enum cli_dev_type type;
 } dev_types[] = {
-	{"virtio-blk", CLI_DEV_BLK},
-	{"virtio-rng", CLI_DEV_RNG},
-	{"virtio-serial", CLI_DEV_SERIAL},
+	{ "virtio-blk", CLI_DEV_BLK },
+	{ "virtio-rng", CLI_DEV_RNG },
+	{ "virtio-serial", CLI_DEV_SERIAL },
 };
 
 static int parse_device_in(struct cli_opts *o, struct cli_device *d, char *copy, const char *spec)

@@ -142,7 +142,7 @@ static int write_zero_bytes(struct raw *r, uint64_t off, uint64_t len)
 		for (; n < 16 && chunk < len; n++) {
 			size_t l = len - chunk < sizeof(zeros) ? len - chunk : sizeof(zeros);
 
-			iov[n] = (struct iovec){(void *)zeros, l};
+			iov[n] = (struct iovec){ (void *)zeros, l };
 			chunk += l;
 		}
 		ret = raw_rw(r, iov, n, off, true);
@@ -208,7 +208,7 @@ static int image_size(int fd, const struct stat *st, uint64_t *size)
 /* Same file, same id on every run; lets the guest name disks in /dev/disk/by-id. */
 static void make_id(const struct stat *st, char *id)
 {
-	uint64_t key[2] = {S_ISBLK(st->st_mode) ? st->st_rdev : st->st_dev, st->st_ino};
+	uint64_t key[2] = { S_ISBLK(st->st_mode) ? st->st_rdev : st->st_dev, st->st_ino };
 	const uint8_t *p = (const uint8_t *)key;
 	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
 

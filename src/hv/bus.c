@@ -13,7 +13,7 @@ int bus_add(struct bus *b, uint64_t base, uint64_t len, const struct bus_ops *op
 		if (base < r->base + r->len && r->base < base + len)
 			return -EBUSY;
 	}
-	b->r[b->n++] = (struct bus_range){base, len, ops, priv};
+	b->r[b->n++] = (struct bus_range){ base, len, ops, priv };
 	return 0;
 }
 

@@ -25,9 +25,9 @@ struct hv_vcpu {
 };
 
 enum hv_exit_kind {
-	HV_EXIT_IO,       /* port I/O, handled and resumed by the caller */
-	HV_EXIT_MMIO,     /* MMIO, likewise */
-	HV_EXIT_INTR,     /* interrupted by a signal: check for stop requests */
+	HV_EXIT_IO,	  /* port I/O, handled and resumed by the caller */
+	HV_EXIT_MMIO,	  /* MMIO, likewise */
+	HV_EXIT_INTR,	  /* interrupted by a signal: check for stop requests */
 	HV_EXIT_SHUTDOWN, /* triple fault or reset request */
 	HV_EXIT_POWEROFF, /* the hypervisor reported an orderly power-off */
 	HV_EXIT_HLT,
@@ -39,9 +39,9 @@ struct hv_exit {
 	/* IO/MMIO */
 	bool is_write;
 	uint64_t addr;
-	unsigned size;  /* bytes per access */
-	unsigned count; /* number of accesses (string I/O) */
-	uint8_t *data;  /* points into the shared run structure */
+	unsigned size;	 /* bytes per access */
+	unsigned count;	 /* number of accesses (string I/O) */
+	uint8_t *data;	 /* points into the shared run structure */
 	uint32_t reason; /* raw reason for errors */
 };
 

@@ -12,21 +12,21 @@
 #include "util/log.h"
 
 /* Addresses KVM needs for Intel's real-mode emulation, just below 4 GiB. */
-#define KVM_TSS_ADDR      0xfffbd000ULL
+#define KVM_TSS_ADDR	   0xfffbd000ULL
 #define KVM_IDENT_MAP_ADDR 0xfffbc000ULL
 
 static const struct {
 	int cap;
 	const char *name;
 } required_caps[] = {
-	{KVM_CAP_IRQCHIP, "in-kernel irqchip"},
-	{KVM_CAP_USER_MEMORY, "user memory"},
-	{KVM_CAP_IOEVENTFD, "ioeventfd"},
-	{KVM_CAP_IRQFD, "irqfd"},
-	{KVM_CAP_PIT2, "PIT2"},
-	{KVM_CAP_EXT_CPUID, "extended CPUID"},
-	{KVM_CAP_MP_STATE, "MP state"},
-	{KVM_CAP_IMMEDIATE_EXIT, "immediate exit"},
+	{ KVM_CAP_IRQCHIP, "in-kernel irqchip" },
+	{ KVM_CAP_USER_MEMORY, "user memory" },
+	{ KVM_CAP_IOEVENTFD, "ioeventfd" },
+	{ KVM_CAP_IRQFD, "irqfd" },
+	{ KVM_CAP_PIT2, "PIT2" },
+	{ KVM_CAP_EXT_CPUID, "extended CPUID" },
+	{ KVM_CAP_MP_STATE, "MP state" },
+	{ KVM_CAP_IMMEDIATE_EXIT, "immediate exit" },
 };
 
 static int check_caps(int kvm_fd)
@@ -43,7 +43,7 @@ static int check_caps(int kvm_fd)
 
 int hv_open(struct hv_vm *vm)
 {
-	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	uint64_t ident = KVM_IDENT_MAP_ADDR;
 	int ret;
 
@@ -103,10 +103,9 @@ int hv_map_memory(struct hv_vm *vm, unsigned slot, uint64_t gpa, uint64_t size, 
 	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
 }
 
-int hv_ioeventfd(struct hv_vm *vm, uint64_t addr, unsigned len, int64_t datamatch, int fd,
-		 bool pio)
+int hv_ioeventfd(struct hv_vm *vm, uint64_t addr, unsigned len, int64_t datamatch, int fd, bool pio)
 {
-	struct kvm_ioeventfd ev = {.addr = addr, .len = len, .fd = fd};
+	struct kvm_ioeventfd ev = { .addr = addr, .len = len, .fd = fd };
 
 	if (datamatch >= 0) {
 		ev.flags |= KVM_IOEVENTFD_FLAG_DATAMATCH;
@@ -119,14 +118,14 @@ int hv_ioeventfd(struct hv_vm *vm, uint64_t addr, unsigned len, int64_t datamatc
 
 int hv_irqfd(struct hv_vm *vm, unsigned gsi, int fd)
 {
-	struct kvm_irqfd irq = {.fd = fd, .gsi = gsi};
+	struct kvm_irqfd irq = { .fd = fd, .gsi = gsi };
 
 	return ioctl(vm->vm_fd, KVM_IRQFD, &irq) < 0 ? -errno : 0;
 }
 
 int hv_irq_line(struct hv_vm *vm, unsigned irq, int level)
 {
-	struct kvm_irq_level l = {.irq = irq, .level = level};
+	struct kvm_irq_level l = { .irq = irq, .level = level };
 
 	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -errno : 0;
 }
@@ -193,7 +192,7 @@ static void fill_exit(struct kvm_run *run, struct hv_exit *e)
 		break;
 	case KVM_EXIT_SYSTEM_EVENT:
 		e->kind = run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN ? HV_EXIT_POWEROFF
-									       : HV_EXIT_SHUTDOWN;
+									      : HV_EXIT_SHUTDOWN;
 		break;
 	default:
 		e->kind = HV_EXIT_ERROR;
@@ -201,7 +200,8 @@ static void fill_exit(struct kvm_run *run, struct hv_exit *e)
 		if (run->exit_reason == KVM_EXIT_INTERNAL_ERROR)
 			e->reason = 0x10000 | run->internal.suberror;
 		else if (run->exit_reason == KVM_EXIT_FAIL_ENTRY)
-			e->reason = 0x20000 | (uint32_t)run->fail_entry.hardware_entry_failure_reason;
+			e->reason =
+				0x20000 | (uint32_t)run->fail_entry.hardware_entry_failure_reason;
 		break;
 	}
 }

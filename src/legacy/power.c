@@ -6,9 +6,9 @@
 #include "util/log.h"
 #include "vmm/vm.h"
 
-#define I8042_CMD_RESET 0xfe
-#define PVPANIC_PANICKED      1
-#define PVPANIC_CRASH_LOADED  2
+#define I8042_CMD_RESET	     0xfe
+#define PVPANIC_PANICKED     1
+#define PVPANIC_CRASH_LOADED 2
 
 static uint8_t byte0(const void *data)
 {
@@ -21,8 +21,7 @@ static void sleep_write(void *priv, uint64_t off, const void *data, unsigned len
 	uint8_t v = byte0(data);
 
 	(void)len;
-	if (off == 0 && (v & ACPI_SLP_EN) &&
-	    ((v >> ACPI_SLP_TYP_SHIFT) & 7) == ACPI_S5_TYPE)
+	if (off == 0 && (v & ACPI_SLP_EN) && ((v >> ACPI_SLP_TYP_SHIFT) & 7) == ACPI_S5_TYPE)
 		vm_request_exit(vm, VM_EXIT_POWEROFF);
 	else if (off == POWER_RESET_PORT - POWER_SLEEP_CTL_PORT && v == POWER_RESET_VALUE)
 		vm_request_exit(vm, VM_EXIT_REBOOT);
@@ -59,9 +58,9 @@ static void pvpanic_write(void *priv, uint64_t off, const void *data, unsigned l
 		vm_request_exit(priv, VM_EXIT_PANIC);
 }
 
-static const struct bus_ops sleep_ops = {.read = zero_read, .write = sleep_write};
-static const struct bus_ops i8042_ops = {.read = zero_read, .write = i8042_write};
-static const struct bus_ops pvpanic_ops = {.read = pvpanic_read, .write = pvpanic_write};
+static const struct bus_ops sleep_ops = { .read = zero_read, .write = sleep_write };
+static const struct bus_ops i8042_ops = { .read = zero_read, .write = i8042_write };
+static const struct bus_ops pvpanic_ops = { .read = pvpanic_read, .write = pvpanic_write };
 
 int power_create(struct vm *vm)
 {

@@ -7,8 +7,8 @@
 
 #include "vmm/vm.h"
 
-#define UART_RX  0 /* DLAB=0 */
-#define UART_TX  0
+#define UART_RX	 0 /* DLAB=0 */
+#define UART_TX	 0
 #define UART_IER 1
 #define UART_IIR 2
 #define UART_FCR 2
@@ -18,7 +18,7 @@
 #define UART_MSR 6
 #define UART_SCR 7
 
-#define IER_THRI 0x02
+#define IER_THRI   0x02
 #define IIR_NO_INT 0x01
 #define IIR_THRI   0x02
 #define IIR_FIFO   0xc0
@@ -146,7 +146,7 @@ static void serial_write(void *priv, uint64_t off, const void *data, unsigned le
 	pthread_mutex_unlock(&s->lock);
 }
 
-static const struct bus_ops serial_ops = {.read = serial_read, .write = serial_write};
+static const struct bus_ops serial_ops = { .read = serial_read, .write = serial_write };
 
 int serial_create(struct vm *vm, int out_fd, struct serial **out)
 {

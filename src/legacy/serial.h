@@ -6,7 +6,7 @@ struct vm;
 struct serial;
 
 #define SERIAL_COM1_BASE 0x3f8
-#define SERIAL_COM1_IRQ  4
+#define SERIAL_COM1_IRQ	 4
 
 /* Output goes to out_fd (-1 discards it). */
 int serial_create(struct vm *vm, int out_fd, struct serial **out);

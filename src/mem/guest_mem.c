@@ -26,7 +26,8 @@ int guest_mem_create(struct guest_mem *mem, uint64_t size)
 		return -errno;
 	if (ftruncate(mem->fd, size) < 0)
 		goto fail;
-	mem->base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, mem->fd, 0);
+	mem->base =
+		mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, mem->fd, 0);
 	if (mem->base == MAP_FAILED) {
 		mem->base = NULL;
 		goto fail;
@@ -40,7 +41,7 @@ int guest_mem_create(struct guest_mem *mem, uint64_t size)
 	if (size > low)
 		add_region(mem, GUEST_HIGH_RAM_START, size - low, low);
 	return 0;
-fail: {
+fail : {
 	int err = -errno;
 
 	close(mem->fd);

@@ -21,7 +21,7 @@ struct guest_region {
 };
 
 struct guest_mem {
-	int fd; /* memfd backing all RAM regions, or -1 */
+	int fd;	       /* memfd backing all RAM regions, or -1 */
 	uint8_t *base; /* host mapping of the whole memfd */
 	uint64_t total;
 	unsigned nregions;

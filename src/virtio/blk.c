@@ -104,8 +104,8 @@ static int do_ranges(struct blk *b, const struct blk_req *r)
 		uint64_t off = rg->sector << BLK_SECTOR_SHIFT;
 		uint64_t len = (uint64_t)rg->num_sectors << BLK_SECTOR_SHIFT;
 		int ret = r->type == VIRTIO_BLK_T_DISCARD
-			      ? disk_discard(b->disk, off, len)
-			      : disk_write_zeroes(b->disk, off, len, rg->unmap);
+				  ? disk_discard(b->disk, off, len)
+				  : disk_write_zeroes(b->disk, off, len, rg->unmap);
 
 		if (ret)
 			return ret;
@@ -278,9 +278,9 @@ static int blk_activate(struct virtio_dev *d)
 	b->writethrough = !virtio_dev_has_feature(d, VIRTIO_BLK_F_FLUSH);
 	/* The parser answers commands the driver did not negotiate with UNSUPP. */
 	b->lim.max_discard_seg =
-	    virtio_dev_has_feature(d, VIRTIO_BLK_F_DISCARD) ? BLK_MAX_RANGES : 0;
+		virtio_dev_has_feature(d, VIRTIO_BLK_F_DISCARD) ? BLK_MAX_RANGES : 0;
 	b->lim.max_write_zeroes_seg =
-	    virtio_dev_has_feature(d, VIRTIO_BLK_F_WRITE_ZEROES) ? BLK_MAX_RANGES : 0;
+		virtio_dev_has_feature(d, VIRTIO_BLK_F_WRITE_ZEROES) ? BLK_MAX_RANGES : 0;
 	return 0;
 }
 

@@ -21,7 +21,7 @@ static unsigned iov_slice(const struct iovec *src, unsigned n, uint64_t skip, ui
 		l -= skip;
 		if (l > len)
 			l = len;
-		dst[cnt++] = (struct iovec){(uint8_t *)src[i].iov_base + skip, l};
+		dst[cnt++] = (struct iovec){ (uint8_t *)src[i].iov_base + skip, l };
 		len -= l;
 		skip = 0;
 	}

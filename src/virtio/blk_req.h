@@ -75,8 +75,8 @@ struct blk_config_space {
 _Static_assert(sizeof(struct blk_outhdr) == 16, "virtio-blk header layout");
 _Static_assert(sizeof(struct blk_range_wire) == 16, "virtio-blk range layout");
 _Static_assert(offsetof(struct blk_config_space, blk_size) == 20 &&
-		   offsetof(struct blk_config_space, max_discard_sectors) == 36 &&
-		   offsetof(struct blk_config_space, write_zeroes_may_unmap) == 56,
+		       offsetof(struct blk_config_space, max_discard_sectors) == 36 &&
+		       offsetof(struct blk_config_space, write_zeroes_may_unmap) == 56,
 	       "virtio-blk config layout");
 
 #define BLK_SECTOR_SHIFT 9

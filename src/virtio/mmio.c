@@ -13,36 +13,36 @@
 #include "util/log.h"
 #include "vmm/vm.h"
 
-#define REG_MAGIC          0x000
-#define REG_VERSION        0x004
-#define REG_DEVICE_ID      0x008
-#define REG_VENDOR_ID      0x00c
+#define REG_MAGIC	   0x000
+#define REG_VERSION	   0x004
+#define REG_DEVICE_ID	   0x008
+#define REG_VENDOR_ID	   0x00c
 #define REG_DEV_FEATURES   0x010
 #define REG_DEV_FEAT_SEL   0x014
 #define REG_DRV_FEATURES   0x020
 #define REG_DRV_FEAT_SEL   0x024
-#define REG_QUEUE_SEL      0x030
+#define REG_QUEUE_SEL	   0x030
 #define REG_QUEUE_NUM_MAX  0x034
-#define REG_QUEUE_NUM      0x038
-#define REG_QUEUE_READY    0x044
+#define REG_QUEUE_NUM	   0x038
+#define REG_QUEUE_READY	   0x044
 #define REG_QUEUE_NOTIFY   0x050
-#define REG_INT_STATUS     0x060
-#define REG_INT_ACK        0x064
-#define REG_STATUS         0x070
+#define REG_INT_STATUS	   0x060
+#define REG_INT_ACK	   0x064
+#define REG_STATUS	   0x070
 #define REG_QUEUE_DESC_LO  0x080
 #define REG_QUEUE_DESC_HI  0x084
 #define REG_QUEUE_AVAIL_LO 0x090
 #define REG_QUEUE_AVAIL_HI 0x094
 #define REG_QUEUE_USED_LO  0x0a0
 #define REG_QUEUE_USED_HI  0x0a4
-#define REG_SHM_SEL        0x0ac
-#define REG_SHM_LEN_LO     0x0b0
-#define REG_SHM_LEN_HI     0x0b4
-#define REG_SHM_BASE_LO    0x0b8
-#define REG_SHM_BASE_HI    0x0bc
-#define REG_QUEUE_RESET    0x0c0
-#define REG_CONFIG_GEN     0x0fc
-#define REG_CONFIG         0x100
+#define REG_SHM_SEL	   0x0ac
+#define REG_SHM_LEN_LO	   0x0b0
+#define REG_SHM_LEN_HI	   0x0b4
+#define REG_SHM_BASE_LO	   0x0b8
+#define REG_SHM_BASE_HI	   0x0bc
+#define REG_QUEUE_RESET	   0x0c0
+#define REG_CONFIG_GEN	   0x0fc
+#define REG_CONFIG	   0x100
 
 #define VIRTIO_VENDOR_KILN 0x4e4c494b /* "KILN" */
 
@@ -192,7 +192,8 @@ static uint32_t read_reg(struct virtio_dev *d, uint64_t off)
 	case REG_VENDOR_ID:
 		return VIRTIO_VENDOR_KILN;
 	case REG_DEV_FEATURES:
-		return d->dev_feat_sel < 2 ? (uint32_t)(d->host_features >> (32 * d->dev_feat_sel)) : 0;
+		return d->dev_feat_sel < 2 ? (uint32_t)(d->host_features >> (32 * d->dev_feat_sel))
+					   : 0;
 	case REG_QUEUE_NUM_MAX:
 		return q ? q->max_size : 0;
 	case REG_QUEUE_READY:
@@ -285,7 +286,7 @@ static void mmio_write(void *priv, uint64_t off, const void *data, unsigned len)
 	pthread_mutex_unlock(&d->lock);
 }
 
-static const struct bus_ops mmio_ops = {.read = mmio_read, .write = mmio_write};
+static const struct bus_ops mmio_ops = { .read = mmio_read, .write = mmio_write };
 
 static void *dev_thread(void *arg)
 {
@@ -317,7 +318,7 @@ static void *dev_thread(void *arg)
 
 static int epoll_add(int epfd, int fd, uint32_t tag)
 {
-	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = tag};
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
 
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
@@ -337,7 +338,7 @@ int virtio_dev_watch_fd(struct virtio_dev *d, int fd)
 void virtio_dev_watch_enable(struct virtio_dev *d, int fd, bool on)
 {
 	for (unsigned i = 0; i < d->nwatch; i++) {
-		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 0x100 + i};
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 0x100 + i };
 
 		/* Removed rather than masked: a hung-up fd reports EPOLLHUP whatever the mask. */
 		if (d->watch_fd[i] == fd)
@@ -432,7 +433,6 @@ int virtio_dev_start(struct virtio_dev *d)
 	d->thread_started = true;
 	return 0;
 }
-
 
 void virtio_dev_destroy(struct virtio_dev *d)
 {

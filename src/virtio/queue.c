@@ -106,10 +106,10 @@ static bool add_seg(const struct virtq *q, struct virtq_chain *c, const struct v
 	if (!p)
 		return chain_fail(c, "segment outside guest RAM");
 	if (d->flags & VIRTQ_DESC_F_WRITE) {
-		c->in[c->nin++] = (struct iovec){p, d->len};
+		c->in[c->nin++] = (struct iovec){ p, d->len };
 		c->in_len += d->len;
 	} else {
-		c->out[c->nout++] = (struct iovec){p, d->len};
+		c->out[c->nout++] = (struct iovec){ p, d->len };
 		c->out_len += d->len;
 	}
 	return true;
@@ -220,7 +220,7 @@ void virtq_unpop(struct virtq *q)
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len)
 {
 	uint8_t *e;
-	uint32_t v[2] = {head, len};
+	uint32_t v[2] = { head, len };
 
 	if (!q->ready)
 		return;

@@ -23,7 +23,7 @@
 #define VIRTQ_DESC_F_INDIRECT 4
 
 #define VIRTQ_AVAIL_F_NO_INTERRUPT 1
-#define VIRTQ_USED_F_NO_NOTIFY     1
+#define VIRTQ_USED_F_NO_NOTIFY	   1
 
 /* Largest number of segments one chain may have, direct and indirect together. */
 #define VIRTQ_MAX_SEGS 1024
@@ -47,8 +47,8 @@ struct virtq {
 
 struct virtq_chain {
 	uint16_t head;
-	bool ok; /* false: the chain is malformed; complete it with len 0 */
-	const char *why; /* reason when !ok (for logs) */
+	bool ok;	    /* false: the chain is malformed; complete it with len 0 */
+	const char *why;    /* reason when !ok (for logs) */
 	unsigned nin, nout; /* device-readable ("out") and device-writable ("in") segments */
 	uint64_t out_len, in_len;
 	struct iovec out[VIRTQ_MAX_SEGS];

@@ -22,7 +22,7 @@ struct vm_config {
 	struct vm_disk disks[VM_MAX_DISKS];
 	unsigned ndisks;
 	bool rng;
-	bool console;  /* virtio-console on console_in/console_out */
+	bool console; /* virtio-console on console_in/console_out */
 	int console_in, console_out;
 	int serial_out; /* 8250 output, -1 to discard */
 };
@@ -30,7 +30,7 @@ struct vm_config {
 #define VM_DEFAULT_CMDLINE "console=hvc0 reboot=k panic=-1"
 
 /* Exit status of a kiln process for a guest that ended each way. */
-#define VM_STATUS_OK    0
+#define VM_STATUS_OK	0
 #define VM_STATUS_ERROR 1
 #define VM_STATUS_PANIC 2
 

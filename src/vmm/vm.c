@@ -81,8 +81,9 @@ static void handle_io(struct vm *vm, const struct hv_exit *e)
 
 		if (ret && log_get_level() >= LOG_TRACE)
 			log_msg(LOG_TRACE, "unhandled %s %s 0x%llx size %u",
-				e->kind == HV_EXIT_IO ? "port" : "mmio", e->is_write ? "write" : "read",
-				(unsigned long long)e->addr, e->size);
+				e->kind == HV_EXIT_IO ? "port" : "mmio",
+				e->is_write ? "write" : "read", (unsigned long long)e->addr,
+				e->size);
 	}
 }
 
@@ -247,8 +248,8 @@ static int setup_acpi(struct vm *vm)
 	int ret;
 
 	for (unsigned i = 0; i < vm->ndevs && i < ACPI_MAX_MMIO_DEVS; i++) {
-		acfg.mmio[i] = (struct acpi_mmio_dev){vm->devs[i]->base, VIRTIO_MMIO_SIZE,
-						      vm->devs[i]->irq};
+		acfg.mmio[i] = (struct acpi_mmio_dev){ vm->devs[i]->base, VIRTIO_MMIO_SIZE,
+						       vm->devs[i]->irq };
 		acfg.nmmio++;
 	}
 	ret = acpi_build(p, BOOT_BIOS_START, BOOT_BIOS_SIZE, &acfg);
@@ -298,7 +299,7 @@ static int setup_devices(struct vm *vm, const struct vm_config *cfg)
 
 static int load_kernel(struct vm *vm, const struct vm_config *cfg, struct boot_info *bi)
 {
-	struct boot_params_in in = {.rsdp_addr = BOOT_BIOS_START};
+	struct boot_params_in in = { .rsdp_addr = BOOT_BIOS_START };
 	void *kernel = NULL, *initrd = NULL;
 	size_t ksize = 0, isize = 0;
 	char *cmdline = NULL;
@@ -354,7 +355,7 @@ static int setup_vcpus(struct vm *vm, const struct boot_info *bi)
 
 static int start_threads(struct vm *vm, unsigned *started)
 {
-	struct sigaction sa = {.sa_handler = kick_handler};
+	struct sigaction sa = { .sa_handler = kick_handler };
 	int ret = 0;
 
 	sigaction(KICK_SIGNAL, &sa, NULL);
@@ -365,7 +366,7 @@ static int start_threads(struct vm *vm, unsigned *started)
 
 		if (!va)
 			return -ENOMEM;
-		*va = (struct vcpu_arg){vm, *started};
+		*va = (struct vcpu_arg){ vm, *started };
 		ret = -pthread_create(&vm->vcpu_threads[*started], NULL, vcpu_thread, va);
 		if (ret) {
 			free(va);
@@ -378,7 +379,8 @@ static int start_threads(struct vm *vm, unsigned *started)
 /* Wait for the guest to end or for SIGINT/SIGTERM. */
 static void wait_for_exit(struct vm *vm, int sfd)
 {
-	struct pollfd p[2] = {{.fd = vm->exit_efd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+	struct pollfd p[2] = { { .fd = vm->exit_efd, .events = POLLIN },
+			       { .fd = sfd, .events = POLLIN } };
 
 	while (vm_exit_reason(vm) == VM_RUNNING) {
 		if (poll(p, 2, -1) < 0 && errno != EINTR)

@@ -14,17 +14,17 @@
 #define VM_MAX_DEVICES 32
 
 /* First virtio-mmio window and first GSI handed to virtio devices. */
-#define VM_MMIO_BASE  0xd0000000ULL
-#define VM_IRQ_BASE   5
-#define VM_IRQ_MAX    23
+#define VM_MMIO_BASE 0xd0000000ULL
+#define VM_IRQ_BASE  5
+#define VM_IRQ_MAX   23
 
 enum vm_exit_reason {
 	VM_RUNNING = 0,
 	VM_EXIT_POWEROFF, /* guest powered off: exit 0 */
-	VM_EXIT_REBOOT,   /* guest rebooted: exit 0 (we do not restart it) */
-	VM_EXIT_PANIC,    /* guest kernel panicked */
-	VM_EXIT_SIGNAL,   /* SIGINT/SIGTERM on the host */
-	VM_EXIT_ERROR,    /* VMM or KVM error */
+	VM_EXIT_REBOOT,	  /* guest rebooted: exit 0 (we do not restart it) */
+	VM_EXIT_PANIC,	  /* guest kernel panicked */
+	VM_EXIT_SIGNAL,	  /* SIGINT/SIGTERM on the host */
+	VM_EXIT_ERROR,	  /* VMM or KVM error */
 };
 
 struct virtio_dev;

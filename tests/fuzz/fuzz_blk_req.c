@@ -27,8 +27,8 @@ static struct blk_req req;
 
 static bool inside_a_segment(const uint8_t *p, size_t len)
 {
-	const struct iovec *lists[2] = {chain.out, chain.in};
-	unsigned counts[2] = {chain.nout, chain.nin};
+	const struct iovec *lists[2] = { chain.out, chain.in };
+	unsigned counts[2] = { chain.nout, chain.nin };
 
 	for (unsigned l = 0; l < 2; l++) {
 		for (unsigned i = 0; i < counts[l]; i++) {
@@ -83,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct blk_limits lim;
 	struct params p;
-	uint8_t *bufs[MAX_SEGS] = {0};
+	uint8_t *bufs[MAX_SEGS] = { 0 };
 	unsigned nsegs;
 	const uint8_t *end = data + size;
 	uint8_t st;
@@ -93,17 +93,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(&p, data, sizeof(p));
 	data += sizeof(p);
 	lim = (struct blk_limits){
-	    .capacity = p.capacity,
-	    .read_only = p.flags & 2,
-	    .max_discard_sectors = p.max_sectors,
-	    .max_write_zeroes_sectors = p.max_sectors,
-	    .max_discard_seg = p.max_discard_seg,
-	    .max_write_zeroes_seg = p.max_write_zeroes_seg,
+		.capacity = p.capacity,
+		.read_only = p.flags & 2,
+		.max_discard_sectors = p.max_sectors,
+		.max_write_zeroes_sectors = p.max_sectors,
+		.max_discard_seg = p.max_discard_seg,
+		.max_write_zeroes_seg = p.max_write_zeroes_seg,
 	};
 	nsegs = p.nsegs % (MAX_SEGS + 1);
 	if ((size_t)(end - data) < 2 * nsegs)
 		return 0;
-	chain = (struct virtq_chain){.ok = p.flags & 1};
+	chain = (struct virtq_chain){ .ok = p.flags & 1 };
 	/* Segment table: [bit 15: device-writable | length] per segment. Readable ones come first.
 	 */
 	for (unsigned pass = 0; pass < 2; pass++) {
@@ -118,10 +118,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!bufs[i])
 				goto out;
 			if (wr) {
-				chain.in[chain.nin++] = (struct iovec){bufs[i], len};
+				chain.in[chain.nin++] = (struct iovec){ bufs[i], len };
 				chain.in_len += len;
 			} else {
-				chain.out[chain.nout++] = (struct iovec){bufs[i], len};
+				chain.out[chain.nout++] = (struct iovec){ bufs[i], len };
 				chain.out_len += len;
 			}
 		}

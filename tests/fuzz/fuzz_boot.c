@@ -10,7 +10,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct guest_mem mem;
 	static void *ram;
-	struct boot_params_in in = {data, size, data, size < 4096 ? size : 4096, "console=hvc0", 0};
+	struct boot_params_in in = {
+		data, size, data, size < 4096 ? size : 4096, "console=hvc0", 0
+	};
 	struct boot_info bi;
 
 	if (!ram) {

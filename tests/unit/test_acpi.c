@@ -49,16 +49,16 @@ static bool contains(const uint8_t *p, size_t len, const char *s)
 static struct acpi_config config(unsigned ncpus)
 {
 	return (struct acpi_config){
-	    .ncpus = ncpus,
-	    .sleep_ctl_port = 0x600,
-	    .sleep_sts_port = 0x601,
-	    .reset_port = 0x602,
-	    .reset_value = 0x0f,
-	    .pvpanic_port = 0x505,
-	    .serial_port = 0x3f8,
-	    .serial_irq = 4,
-	    .nmmio = 2,
-	    .mmio = {{0xd0000000, 0x200, 5}, {0xd0000200, 0x200, 6}},
+		.ncpus = ncpus,
+		.sleep_ctl_port = 0x600,
+		.sleep_sts_port = 0x601,
+		.reset_port = 0x602,
+		.reset_value = 0x0f,
+		.pvpanic_port = 0x505,
+		.serial_port = 0x3f8,
+		.serial_irq = 4,
+		.nmmio = 2,
+		.mmio = { { 0xd0000000, 0x200, 5 }, { 0xd0000200, 0x200, 6 } },
 	};
 }
 
@@ -215,7 +215,7 @@ static void test_largest(void)
 
 	cfg.nmmio = ACPI_MAX_MMIO_DEVS;
 	for (unsigned i = 0; i < cfg.nmmio; i++)
-		cfg.mmio[i] = (struct acpi_mmio_dev){0xd0000000 + 0x200 * i, 0x200, 5 + i};
+		cfg.mmio[i] = (struct acpi_mmio_dev){ 0xd0000000 + 0x200 * i, 0x200, 5 + i };
 	test_tables(&cfg);
 }
 

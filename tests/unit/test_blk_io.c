@@ -31,7 +31,7 @@ static bool all_zero(const uint8_t *p, size_t n)
 
 static int read_back(struct disk *dk, uint8_t *buf, size_t len, uint64_t off)
 {
-	struct iovec v = {buf, len};
+	struct iovec v = { buf, len };
 
 	memset(buf, 0xcc, len);
 	return disk_read(dk, &v, 1, off);
@@ -41,7 +41,7 @@ static void test_rw(struct disk *dk)
 {
 	static uint8_t a[8192], b[8192];
 	/* Odd segment boundaries, an empty segment, and a segment list longer than IOV_MAX. */
-	struct iovec w[3] = {{a, 100}, {a + 100, 0}, {a + 100, 8092}};
+	struct iovec w[3] = { { a, 100 }, { a + 100, 0 }, { a + 100, 8092 } };
 	struct iovec *many = calloc(2048, sizeof(*many));
 
 	fill(a, sizeof(a), 1);
@@ -50,7 +50,7 @@ static void test_rw(struct disk *dk)
 	printf("ok - write and read back\n");
 
 	for (unsigned i = 0; i < 2048; i++)
-		many[i] = (struct iovec){b + 2 * i, 2};
+		many[i] = (struct iovec){ b + 2 * i, 2 };
 	memset(b, 0, sizeof(b));
 	CHECK(disk_read(dk, many, 2048, 4096) == 0 && !memcmp(a, b, 4096), "2048-segment read");
 	printf("ok - more segments than IOV_MAX\n");
@@ -67,7 +67,7 @@ static void test_rw(struct disk *dk)
 static void test_zeroing(struct disk *dk)
 {
 	static uint8_t a[65536], b[65536];
-	struct iovec v = {a, sizeof(a)};
+	struct iovec v = { a, sizeof(a) };
 
 	fill(a, sizeof(a), 3);
 	CHECK(disk_write(dk, &v, 1, 65536) == 0, "write");
@@ -89,8 +89,8 @@ static void test_zeroing(struct disk *dk)
 static void test_read_only(void)
 {
 	struct disk *dk = NULL;
-	uint8_t buf[512] = {1};
-	struct iovec v = {buf, sizeof(buf)};
+	uint8_t buf[512] = { 1 };
+	struct iovec v = { buf, sizeof(buf) };
 
 	CHECK(raw_open(path, true, &dk) == 0, "read-only open");
 	if (!dk)

@@ -20,36 +20,36 @@ static void reset(void)
 	c.why = NULL;
 	c.nin = c.nout = 0;
 	c.in_len = c.out_len = 0;
-	lim = (struct blk_limits){.capacity = CAP,
-				  .max_discard_sectors = 64,
-				  .max_discard_seg = 4,
-				  .max_write_zeroes_sectors = 64,
-				  .max_write_zeroes_seg = 1};
+	lim = (struct blk_limits){ .capacity = CAP,
+				   .max_discard_sectors = 64,
+				   .max_discard_seg = 4,
+				   .max_write_zeroes_sectors = 64,
+				   .max_write_zeroes_seg = 1 };
 	status = status2 = 0xee;
 }
 
 static void out(void *p, size_t len)
 {
-	c.out[c.nout++] = (struct iovec){p, len};
+	c.out[c.nout++] = (struct iovec){ p, len };
 	c.out_len += len;
 }
 
 static void in(void *p, size_t len)
 {
-	c.in[c.nin++] = (struct iovec){p, len};
+	c.in[c.nin++] = (struct iovec){ p, len };
 	c.in_len += len;
 }
 
 static void set_hdr(uint8_t *h, uint32_t type, uint64_t sector)
 {
-	struct blk_outhdr o = {htole32(type), 0, htole64(sector)};
+	struct blk_outhdr o = { htole32(type), 0, htole64(sector) };
 
 	memcpy(h, &o, sizeof(o));
 }
 
 static void set_range(unsigned i, uint64_t sector, uint32_t n, uint32_t flags)
 {
-	struct blk_range_wire w = {htole64(sector), htole32(n), htole32(flags)};
+	struct blk_range_wire w = { htole64(sector), htole32(n), htole32(flags) };
 
 	memcpy(rng + 16 * i, &w, sizeof(w));
 }
@@ -84,7 +84,7 @@ static void test_rw(void)
 {
 	EXPECT(req(VIRTIO_BLK_T_IN, 7, 1024, true), VIRTIO_BLK_S_OK, "read");
 	CHECK(r.type == VIRTIO_BLK_T_IN && r.sector == 7 && r.len == 1024 && r.niov == 1 &&
-		  r.iov[0].iov_base == data && r.status == &status,
+		      r.iov[0].iov_base == data && r.status == &status,
 	      "read fields");
 	EXPECT(req(VIRTIO_BLK_T_OUT, 0, 512, false), VIRTIO_BLK_S_OK, "write");
 	CHECK(r.len == 512 && r.niov == 1 && r.iov[0].iov_base == data, "write fields");
@@ -109,7 +109,7 @@ static void test_rw(void)
 	in(&status, 1);
 	EXPECT(parse(), VIRTIO_BLK_S_OK, "header split across segments");
 	CHECK(r.sector == 42 && r.niov == 1 && r.iov[0].iov_base == data + 16 &&
-		  r.iov[0].iov_len == 1024,
+		      r.iov[0].iov_len == 1024,
 	      "split header fields");
 
 	/* Trailing empty writable segments do not hide the status byte. */
@@ -260,7 +260,7 @@ static void test_ranges(void)
 	set_range(1, CAP - 64, 64, 0);
 	EXPECT(ranges(VIRTIO_BLK_T_DISCARD, 2), VIRTIO_BLK_S_OK, "discard of two ranges");
 	CHECK(r.nranges == 2 && r.ranges[1].sector == CAP - 64 && r.ranges[1].num_sectors == 64 &&
-		  !r.ranges[1].unmap,
+		      !r.ranges[1].unmap,
 	      "discard fields");
 
 	/* The range array split across segments, mid-entry. */

@@ -38,7 +38,7 @@ static void test_bzimage(void)
 	size_t ksz;
 	uint8_t *k = make_bzimage(&ksz);
 	const char initrd[] = "initrd-bytes";
-	struct boot_params_in in = {k, ksz, initrd, sizeof(initrd), "console=hvc0", 0xe0000};
+	struct boot_params_in in = { k, ksz, initrd, sizeof(initrd), "console=hvc0", 0xe0000 };
 	struct boot_info bi;
 	struct boot_params *bp;
 	int ret = x86_boot_load(&mem, &in, &bi);
@@ -89,7 +89,7 @@ static void test_elf(void)
 	uint8_t *k = calloc(1, sz);
 	Elf64_Ehdr *eh = (Elf64_Ehdr *)k;
 	Elf64_Phdr *ph = (Elf64_Phdr *)(k + sizeof(*eh));
-	struct boot_params_in in = {k, sz, NULL, 0, "x", 0};
+	struct boot_params_in in = { k, sz, NULL, 0, "x", 0 };
 	struct boot_info bi;
 
 	memcpy(eh->e_ident, ELFMAG, SELFMAG);
@@ -123,8 +123,8 @@ static void test_elf(void)
 
 static void test_garbage(void)
 {
-	uint8_t junk[1024] = {1, 2, 3};
-	struct boot_params_in in = {junk, sizeof(junk), NULL, 0, "", 0};
+	uint8_t junk[1024] = { 1, 2, 3 };
+	struct boot_params_in in = { junk, sizeof(junk), NULL, 0, "", 0 };
 	struct boot_info bi;
 
 	CHECK(x86_boot_load(&mem, &in, &bi) == -ENOEXEC, "garbage refused");

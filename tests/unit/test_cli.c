@@ -19,10 +19,22 @@ static int parse(struct cli_opts *o, const char *const *args)
 static void test_good(void)
 {
 	struct cli_opts o;
-	const char *a[] = {"--cpus", "2", "--memory=1G", "-kernel", "vmlinuz", "--initrd", "i.cpio",
-			   "--kernel-cmdline", "console=hvc0", "--device",
-			   "virtio-blk,path=a.img,readonly", "--device", "virtio-rng", "--device",
-			   "virtio-serial,stdio", NULL};
+	const char *a[] = { "--cpus",
+			    "2",
+			    "--memory=1G",
+			    "-kernel",
+			    "vmlinuz",
+			    "--initrd",
+			    "i.cpio",
+			    "--kernel-cmdline",
+			    "console=hvc0",
+			    "--device",
+			    "virtio-blk,path=a.img,readonly",
+			    "--device",
+			    "virtio-rng",
+			    "--device",
+			    "virtio-serial,stdio",
+			    NULL };
 
 	CHECK(parse(&o, a) == 0, "good command line rejected: %s", o.error);
 	CHECK(o.cpus == 2, "cpus %u", o.cpus);
@@ -48,18 +60,18 @@ static void expect_error(const char *const *args, const char *needle)
 
 static void test_bad(void)
 {
-	const char *unknown_flag[] = {"--kernel", "k", "--frobnicate", NULL};
-	const char *unknown_dev[] = {"--kernel", "k", "--device", "virtio-foo", NULL};
-	const char *unknown_key[] = {"--kernel", "k", "--device", "virtio-blk,path=x,colour=red",
-				     NULL};
-	const char *no_path[] = {"--kernel", "k", "--device", "virtio-blk,readonly", NULL};
-	const char *bad_cpus[] = {"--kernel", "k", "--cpus", "0", NULL};
-	const char *big_cpus[] = {"--kernel", "k", "--cpus", "256", NULL};
-	const char *bad_mem[] = {"--kernel", "k", "--memory", "12T", NULL};
-	const char *neg_mem[] = {"--kernel", "k", "--memory", "-5", NULL};
-	const char *no_kernel[] = {"--cpus", "1", NULL};
-	const char *missing_value[] = {"--kernel", NULL};
-	const char *stray[] = {"--kernel", "k", "extra", NULL};
+	const char *unknown_flag[] = { "--kernel", "k", "--frobnicate", NULL };
+	const char *unknown_dev[] = { "--kernel", "k", "--device", "virtio-foo", NULL };
+	const char *unknown_key[] = { "--kernel", "k", "--device", "virtio-blk,path=x,colour=red",
+				      NULL };
+	const char *no_path[] = { "--kernel", "k", "--device", "virtio-blk,readonly", NULL };
+	const char *bad_cpus[] = { "--kernel", "k", "--cpus", "0", NULL };
+	const char *big_cpus[] = { "--kernel", "k", "--cpus", "256", NULL };
+	const char *bad_mem[] = { "--kernel", "k", "--memory", "12T", NULL };
+	const char *neg_mem[] = { "--kernel", "k", "--memory", "-5", NULL };
+	const char *no_kernel[] = { "--cpus", "1", NULL };
+	const char *missing_value[] = { "--kernel", NULL };
+	const char *stray[] = { "--kernel", "k", "extra", NULL };
 
 	expect_error(unknown_flag, "--frobnicate");
 	expect_error(unknown_dev, "virtio-foo");
@@ -77,7 +89,7 @@ static void test_bad(void)
 static void test_help(void)
 {
 	struct cli_opts o;
-	const char *a[] = {"--help", NULL};
+	const char *a[] = { "--help", NULL };
 
 	CHECK(parse(&o, a) == CLI_HELP, "--help");
 }

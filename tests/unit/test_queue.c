@@ -42,7 +42,7 @@ static void setup(bool indirect, bool event_idx)
 static void set_desc(uint64_t table, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
 		     uint16_t next)
 {
-	struct desc d = {addr, len, flags, next};
+	struct desc d = { addr, len, flags, next };
 
 	memcpy(mem + table + 16 * i, &d, sizeof(d));
 }
@@ -335,8 +335,8 @@ static void test_event_idx(void)
 
 static void test_iov_copy(void)
 {
-	uint8_t a[3] = {1, 2, 3}, b[5] = {4, 5, 6, 7, 8}, out[8];
-	struct iovec iov[2] = {{a, 3}, {b, 5}};
+	uint8_t a[3] = { 1, 2, 3 }, b[5] = { 4, 5, 6, 7, 8 }, out[8];
+	struct iovec iov[2] = { { a, 3 }, { b, 5 } };
 
 	CHECK(iov_to_buf(iov, 2, 2, out, 4) == 4 && !memcmp(out, "\3\4\5\6", 4), "iov_to_buf skip");
 	CHECK(iov_to_buf(iov, 2, 6, out, 8) == 2, "iov_to_buf stops at the end");

@@ -228,7 +228,7 @@ static size_t res_gsi(uint8_t *p, uint32_t gsi)
 /* Name(_CRS, ResourceTemplate(){...}): a Buffer of descriptors and an End Tag. */
 static void aml_crs(struct aml *a, const uint8_t *res, size_t len)
 {
-	const uint8_t end_tag[2] = {0x79, 0x00}; /* checksum 0: "treat as correct" */
+	const uint8_t end_tag[2] = { 0x79, 0x00 }; /* checksum 0: "treat as correct" */
 	size_t at;
 
 	aml_name(a, "_CRS");
@@ -256,7 +256,7 @@ static size_t device_open(struct aml *a, const char *seg, const char *hid)
 static void virtio_device(struct aml *a, unsigned idx, const struct acpi_mmio_dev *d)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	char seg[5] = {'V', 'R', hex[(idx >> 4) & 0xf], hex[idx & 0xf], 0};
+	char seg[5] = { 'V', 'R', hex[(idx >> 4) & 0xf], hex[idx & 0xf], 0 };
 	uint8_t res[12 + 9];
 	size_t at = device_open(a, seg, "LNRO0005"), n;
 
@@ -337,7 +337,7 @@ static uint8_t *build_dsdt(struct area *ar, const struct acpi_config *cfg)
 
 	if (!t)
 		return NULL;
-	aml = (struct aml){.b = t + 36, .cap = ar->size - ar->used};
+	aml = (struct aml){ .b = t + 36, .cap = ar->size - ar->used };
 	build_aml(&aml, cfg);
 	if (aml.overflow)
 		return NULL;
@@ -448,7 +448,7 @@ static bool config_valid(const struct acpi_config *cfg)
 
 int acpi_build(void *buf, uint64_t gpa, size_t size, const struct acpi_config *cfg)
 {
-	struct area ar = {buf, gpa, size, 0};
+	struct area ar = { buf, gpa, size, 0 };
 	uint8_t *rsdp, *dsdt, *fadt, *madt, *xsdt;
 	uint64_t tables[2];
 

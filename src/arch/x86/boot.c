@@ -14,7 +14,7 @@ static void add_e820(struct boot_params *bp, uint64_t addr, uint64_t size, uint3
 {
 	if (bp->e820_entries >= E820_MAX_ENTRIES_ZEROPAGE || size == 0)
 		return;
-	bp->e820_table[bp->e820_entries++] = (struct boot_e820_entry){addr, size, type};
+	bp->e820_table[bp->e820_entries++] = (struct boot_e820_entry){ addr, size, type };
 }
 
 static void build_e820(const struct guest_mem *mem, struct boot_params *bp)
@@ -54,7 +54,7 @@ static void write_gdt(struct guest_mem *mem)
 	};
 
 	guest_mem_write(mem, BOOT_GDT_ADDR, gdt, sizeof(gdt));
-	guest_mem_write(mem, BOOT_IDT_ADDR, &(uint64_t){0}, 8);
+	guest_mem_write(mem, BOOT_IDT_ADDR, &(uint64_t){ 0 }, 8);
 }
 
 /*
@@ -67,7 +67,7 @@ static void write_reset_vector(struct guest_mem *mem)
 	static const uint8_t stub[] = {
 		0xb0, 0xfe, /* mov al, 0xfe */
 		0xe6, 0x64, /* out 0x64, al */
-		0xf4,       /* hlt */
+		0xf4,	    /* hlt */
 		0xeb, 0xfd, /* jmp hlt */
 	};
 
@@ -148,8 +148,8 @@ static int load_elf(struct guest_mem *mem, const struct boot_params_in *in, stru
 	    (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > in->kernel_size - eh->e_phoff)
 		return -ENOEXEC;
 	for (unsigned i = 0; i < eh->e_phnum; i++) {
-		const Elf64_Phdr *ph = (const Elf64_Phdr *)((const uint8_t *)in->kernel +
-							    eh->e_phoff) + i;
+		const Elf64_Phdr *ph =
+			(const Elf64_Phdr *)((const uint8_t *)in->kernel + eh->e_phoff) + i;
 		uint8_t *dst;
 
 		if (ph->p_type != PT_LOAD)

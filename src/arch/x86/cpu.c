@@ -11,21 +11,21 @@
 
 #define CPUID_MAX_ENTRIES 256
 
-#define MSR_IA32_TSC          0x10
+#define MSR_IA32_TSC	      0x10
 #define MSR_IA32_SYSENTER_CS  0x174
 #define MSR_IA32_SYSENTER_ESP 0x175
 #define MSR_IA32_SYSENTER_EIP 0x176
 #define MSR_IA32_MISC_ENABLE  0x1a0
 #define MSR_MTRR_DEF_TYPE     0x2ff
-#define MSR_STAR              0xc0000081
-#define MSR_LSTAR             0xc0000082
-#define MSR_CSTAR             0xc0000083
+#define MSR_STAR	      0xc0000081
+#define MSR_LSTAR	      0xc0000082
+#define MSR_CSTAR	      0xc0000083
 #define MSR_SYSCALL_MASK      0xc0000084
 #define MSR_KERNEL_GS_BASE    0xc0000102
 
-#define APIC_LVT0 0x350
-#define APIC_LVT1 0x360
-#define APIC_MODE_NMI    0x4
+#define APIC_LVT0	 0x350
+#define APIC_LVT1	 0x360
+#define APIC_MODE_NMI	 0x4
 #define APIC_MODE_EXTINT 0x7
 
 int x86_cpuid_get(struct hv_vm *vm, struct kvm_cpuid2 **out)
@@ -147,15 +147,21 @@ static int set_msrs(struct hv_vcpu *vcpu)
 		uint32_t index;
 		uint64_t value;
 	} init[] = {
-		{MSR_IA32_SYSENTER_CS, 0}, {MSR_IA32_SYSENTER_ESP, 0}, {MSR_IA32_SYSENTER_EIP, 0},
-		{MSR_STAR, 0},             {MSR_LSTAR, 0},             {MSR_CSTAR, 0},
-		{MSR_SYSCALL_MASK, 0},     {MSR_KERNEL_GS_BASE, 0},    {MSR_IA32_TSC, 0},
-		{MSR_IA32_MISC_ENABLE, 1}, /* fast strings */
-		{MSR_MTRR_DEF_TYPE, (1 << 11) | 6}, /* MTRRs on, default write-back */
+		{ MSR_IA32_SYSENTER_CS, 0 },
+		{ MSR_IA32_SYSENTER_ESP, 0 },
+		{ MSR_IA32_SYSENTER_EIP, 0 },
+		{ MSR_STAR, 0 },
+		{ MSR_LSTAR, 0 },
+		{ MSR_CSTAR, 0 },
+		{ MSR_SYSCALL_MASK, 0 },
+		{ MSR_KERNEL_GS_BASE, 0 },
+		{ MSR_IA32_TSC, 0 },
+		{ MSR_IA32_MISC_ENABLE, 1 },	      /* fast strings */
+		{ MSR_MTRR_DEF_TYPE, (1 << 11) | 6 }, /* MTRRs on, default write-back */
 	};
 	/* One at a time: a host that refuses one MSR still gets the others set. */
 	for (size_t i = 0; i < sizeof(init) / sizeof(init[0]); i++) {
-		uint8_t buf[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)] = {0};
+		uint8_t buf[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)] = { 0 };
 		struct kvm_msrs *m = (struct kvm_msrs *)buf;
 
 		m->nmsrs = 1;
@@ -238,7 +244,7 @@ int x86_vcpu_boot_regs(struct hv_vcpu *vcpu, uint64_t entry, uint64_t zero_page)
 	sr.idt.limit = 7;
 	sr.cr0 = 0x80000033; /* PG | NE | ET | MP | PE; caches enabled */
 	sr.cr3 = BOOT_PML4_ADDR;
-	sr.cr4 = 0x20; /* PAE */
+	sr.cr4 = 0x20;	 /* PAE */
 	sr.efer = 0x500; /* LME | LMA */
 	if (ioctl(vcpu->fd, KVM_SET_SREGS, &sr) < 0)
 		return -errno;
