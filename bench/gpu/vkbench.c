@@ -52,13 +52,13 @@ struct params {
 	float m, c;
 };
 
-#define CHECK(expr)                                                              \
-	do {                                                                     \
-		VkResult r_ = (expr);                                            \
-		if (r_ != VK_SUCCESS) {                                          \
-			fprintf(stderr, "vkbench: %s failed: %d\n", #expr, r_); \
-			exit(2);                                                 \
-		}                                                                \
+#define CHECK(expr)                                                                                \
+	do {                                                                                       \
+		VkResult r_ = (expr);                                                              \
+		if (r_ != VK_SUCCESS) {                                                            \
+			fprintf(stderr, "vkbench: %s failed: %d\n", #expr, r_);                    \
+			exit(2);                                                                   \
+		}                                                                                  \
 	} while (0)
 
 static double now_us(void)
@@ -231,8 +231,7 @@ static void buf_create(struct gpu *g, struct buf *b, VkDeviceSize size, bool hos
 		type = find_type(g, req.memoryTypeBits,
 				 VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
 					 VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
-	else if ((type = find_type(g, req.memoryTypeBits,
-				   VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT)) < 0)
+	else if ((type = find_type(g, req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT)) < 0)
 		type = find_type(g, req.memoryTypeBits, 0);
 	if (type < 0) {
 		fprintf(stderr, "vkbench: no suitable memory type\n");
@@ -290,8 +289,8 @@ static void begin(struct gpu *g)
 static void record_fma(struct gpu *g, struct buf *b, const struct params *p)
 {
 	vkCmdBindPipeline(g->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->pipeline);
-	vkCmdBindDescriptorSets(g->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->layout, 0, 1,
-				&b->set, 0, NULL);
+	vkCmdBindDescriptorSets(g->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->layout, 0, 1, &b->set, 0,
+				NULL);
 	vkCmdPushConstants(g->cmd, g->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(*p), p);
 	vkCmdDispatch(g->cmd, (p->n + 255) / 256, 1, 1);
 }

@@ -35,6 +35,12 @@ int guest_mem_create(struct guest_mem *mem, uint64_t size)
 	/* Guest RAM is never worth a core dump, and is not shared with children. */
 	madvise(mem->base, size, MADV_DONTDUMP);
 	madvise(mem->base, size, MADV_DONTFORK);
+	/*
+	 * Huge pages cut the guest's nested page faults by 512x. For a memfd
+	 * this takes effect where the host allows shmem THP (shmem_enabled =
+	 * advise or always); elsewhere it is a harmless no-op.
+	 */
+	madvise(mem->base, size, MADV_HUGEPAGE);
 	mem->total = size;
 	low = size < GUEST_MMIO_HOLE_START ? size : GUEST_MMIO_HOLE_START;
 	add_region(mem, 0, low, 0);

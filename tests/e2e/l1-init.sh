@@ -17,6 +17,9 @@ mount -t sysfs sys /host/sys
 mount -t tmpfs tmp /host/tmp
 mount -t tmpfs run /host/run
 [ -c /dev/kvm ] || echo "l1: no /dev/kvm in the test host"
+# Let memfd-backed guest RAM use huge pages where the VMM asks (MADV_HUGEPAGE),
+# as anonymous memory already does by default: see docs/architecture.md.
+echo advise >/sys/kernel/mm/transparent_hugepage/shmem_enabled
 chroot /host /bin/bash "$work/l1-cmd"
 echo "L1-EXIT $?"
 poweroff -f
