@@ -50,6 +50,13 @@ blk-ro)
 		result INFO "write=refused"
 	fi
 	;;
+blk-discard)
+	if blkdiscard /dev/vda; then
+		result INFO "discarded"
+	else
+		result INFO "discard failed"
+	fi
+	;;
 reboot)
 	reboot -f
 	;;

@@ -132,6 +132,18 @@ check_blk_ro() {
 		"guest '$(result)'"
 }
 
+check_blk_discard() { # DISCARD punches holes in the host file
+	local before after img=/tmp/kiln-discard.img # tmpfs: 9p cannot punch holes
+	head -c $((16 << 20)) /dev/urandom >"$img"
+	before=$(du -k "$img" | cut -f1)
+	boot blk-discard cloud 1 256 blk-discard --device "virtio-blk,path=$img"
+	after=$(du -k "$img" | cut -f1)
+	rm -f "$img"
+	check "discard frees space in the host file" \
+		"$([ "$(result)" = discarded ] && [ "$after" -lt $((before / 2)) ]; echo $?)" \
+		"guest '$(result)', host file ${before} kB -> ${after} kB"
+}
+
 check_exit() { # name test expected-status [stderr pattern]
 	boot "exit-$2" cloud 1 256 "$2"
 	check "$1 exits with status $3" \
@@ -182,6 +194,7 @@ else
 	check_blk_read
 	check_blk_sync_kill
 	check_blk_ro
+	check_blk_discard
 	check_exit "guest power-off" info 0
 	check_exit "guest reboot" reboot 0
 	check_exit "guest panic" panic 2 "guest kernel panicked"
