@@ -86,12 +86,14 @@ direct_deps() {
 }
 
 resolve() {
+	# shellcheck disable=SC2086,SC2116 # one line, single spaces
+	skip=" $(echo $SKIP) "
 	all=""
 	level=$WANT
 	while [ -n "$level" ]; do
 		next=""
 		for p in $level; do
-			case " $(echo $SKIP) $all " in *" $p "*) continue ;; esac
+			case "$skip$all " in *" $p "*) continue ;; esac
 			all="$all $p"
 			next="$next $p"
 		done
@@ -99,7 +101,22 @@ resolve() {
 		# shellcheck disable=SC2086
 		level=$(direct_deps $next | sort -u)
 	done
-	echo $all | tr ' ' '\n' | sort -u
+	echo "$all" | tr ' ' '\n' | sed '/^$/d' | sort -u
+}
+
+# .debs of packages no longer needed (an older version, a dropped
+# dependency) would be unpacked by --offline runs; drop them.
+prune() {
+	for f in "$DEBS"/*.deb; do
+		[ -e "$f" ] || continue
+		p=$(basename "$f" | cut -d_ -f1)
+		if grep -qx "$p" "$ROOT/packages.new" &&
+			[ "$f" = "$(ls -t "$DEBS/${p}_"*.deb | head -1)" ]; then
+			continue
+		fi
+		say "dropping $(basename "$f")"
+		rm -f "$f"
+	done
 }
 
 download() {
@@ -154,6 +171,7 @@ else
 	resolve >"$ROOT/packages.new"
 	say "$(wc -l <"$ROOT/packages.new") packages needed"
 	download
+	prune
 fi
 unpack
 write_wrapper

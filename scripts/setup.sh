@@ -5,7 +5,7 @@ pkgs=(
 	# build
 	gcc clang meson ninja-build pkg-config libclang-rt-14-dev
 	# GPU pieces: Vulkan headers and the shader compiler (runtime parts come from scripts/gpu-deps.sh)
-	libvulkan-dev glslang-tools
+	libvulkan-dev glslang-tools python3-numpy
 	# the nested test host and guest images
 	qemu-system-x86 qemu-utils busybox-static cpio kmod xz-utils zstd
 	# GPU dependency fetching (sid packages, unpacked privately)

@@ -108,7 +108,7 @@ static void create_pipeline(struct gpu *g)
 		.codeSize = sizeof(fma_spv),
 		.pCode = fma_spv,
 	};
-	VkDescriptorSetLayoutBinding binding = {
+	VkDescriptorSetLayoutBinding storage = {
 		.binding = 0,
 		.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
 		.descriptorCount = 1,
@@ -117,7 +117,7 @@ static void create_pipeline(struct gpu *g)
 	VkDescriptorSetLayoutCreateInfo dslci = {
 		.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
 		.bindingCount = 1,
-		.pBindings = &binding,
+		.pBindings = &storage,
 	};
 	VkPushConstantRange pc = { VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(struct params) };
 	VkPipelineLayoutCreateInfo plci = {

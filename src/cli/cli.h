@@ -24,6 +24,7 @@ struct cli_opts {
 	unsigned cpus;
 	uint64_t memory_mib;
 	const char *kernel, *initrd, *cmdline;
+	const char *pidfile, *log_file;
 	unsigned log_level;
 	struct cli_device dev[CLI_MAX_DEVICES];
 	unsigned ndev;

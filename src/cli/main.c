@@ -5,11 +5,13 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <kiln.h>
 #include <libkrun.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -27,8 +29,45 @@ static void usage(FILE *f)
 		"      virtio-rng\n"
 		"      virtio-serial,stdio | virtio-serial,logFilePath=FILE\n"
 		"  --krun-log-level N       0 (off) .. 5 (trace); default 2 (warnings)\n"
+		"  --log-file PATH          kiln's own messages go to PATH (appended)\n"
+		"  --pidfile PATH           written while the VM runs, removed when it ends\n"
 		"  -h, --help               this text\n",
 		"console=hvc0 reboot=k panic=-1");
+}
+
+static int open_log(const struct cli_opts *o)
+{
+	int fd;
+
+	if (!o->log_file)
+		return krun_set_log_level(o->log_level);
+	fd = open(o->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "kiln: --log-file %s: %s\n", o->log_file, strerror(errno));
+		return -errno;
+	}
+	return krun_init_log(fd, o->log_level, KRUN_LOG_STYLE_NEVER, 0);
+}
+
+static int write_pidfile(const char *path)
+{
+	char buf[32];
+	int fd, n;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "kiln: --pidfile %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (write(fd, buf, n) != n) {
+		fprintf(stderr, "kiln: --pidfile %s: write failed\n", path);
+		close(fd);
+		unlink(path);
+		return -EIO;
+	}
+	close(fd);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -46,7 +85,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "Try 'kiln --help'.\n");
 		return 1;
 	}
-	krun_set_log_level(o.log_level);
+	if (open_log(&o))
+		return 1;
 	ctx = krun_create_ctx();
 	if (ctx < 0) {
 		fprintf(stderr, "kiln: cannot create a VM context: %s\n", strerror(-ctx));
@@ -57,7 +97,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kiln: %s\n", o.error);
 		return 1;
 	}
+	if (o.pidfile && write_pidfile(o.pidfile))
+		return 1;
 	ret = kiln_run(ctx);
+	if (o.pidfile)
+		unlink(o.pidfile);
 	krun_free_ctx(ctx);
 	cli_free(&o);
 	return ret < 0 ? 1 : ret;

@@ -17,6 +17,8 @@ enum opt_id {
 	OPT_CMDLINE,
 	OPT_DEVICE,
 	OPT_LOG_LEVEL,
+	OPT_PIDFILE,
+	OPT_LOG_FILE,
 	OPT_HELP,
 };
 
@@ -32,6 +34,8 @@ static const struct {
 	{ "kernel-cmdline", OPT_CMDLINE, true },
 	{ "device", OPT_DEVICE, true },
 	{ "krun-log-level", OPT_LOG_LEVEL, true },
+	{ "pidfile", OPT_PIDFILE, true },
+	{ "log-file", OPT_LOG_FILE, true },
 	{ "help", OPT_HELP, false },
 	{ "h", OPT_HELP, false },
 };
@@ -214,6 +218,12 @@ static int set_option(struct cli_opts *o, enum opt_id id, const char *name, cons
 		if (parse_uint(v, 5, &n))
 			return fail(o, "--%s: '%s' is not a level from 0 to 5", name, v);
 		o->log_level = n;
+		break;
+	case OPT_PIDFILE:
+		o->pidfile = v;
+		break;
+	case OPT_LOG_FILE:
+		o->log_file = v;
 		break;
 	case OPT_HELP:
 		return CLI_HELP;

@@ -57,7 +57,6 @@ struct inst {
 	PFN_vkEnumerateDeviceExtensionProperties EnumerateDeviceExtensionProperties;
 	PFN_vkGetPhysicalDeviceExternalBufferProperties GetPhysicalDeviceExternalBufferProperties;
 	PFN_vkGetPhysicalDeviceImageFormatProperties2 GetPhysicalDeviceImageFormatProperties2;
-	PFN_vkGetPhysicalDeviceProperties GetPhysicalDeviceProperties;
 	PFN_vkGetPhysicalDeviceMemoryProperties GetPhysicalDeviceMemoryProperties;
 	PFN_vkGetPhysicalDeviceMemoryProperties2 GetPhysicalDeviceMemoryProperties2;
 };
@@ -161,12 +160,12 @@ static bool has_ext(const VkExtensionProperties *props, uint32_t n, const char *
 static bool dma_buf_exportable(struct inst *i, VkPhysicalDevice pd)
 {
 	VkPhysicalDeviceExternalBufferInfo info = {
-	    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_BUFFER_INFO,
-	    .usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT,
-	    .handleType = DMA_BUF,
+		.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_BUFFER_INFO,
+		.usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT,
+		.handleType = DMA_BUF,
 	};
 	VkExternalBufferProperties props = {
-	    .sType = VK_STRUCTURE_TYPE_EXTERNAL_BUFFER_PROPERTIES,
+		.sType = VK_STRUCTURE_TYPE_EXTERNAL_BUFFER_PROPERTIES,
 	};
 
 	i->GetPhysicalDeviceExternalBufferProperties(pd, &info, &props);
@@ -264,7 +263,6 @@ static VKAPI_ATTR VkResult VKAPI_CALL layer_CreateInstance(const VkInstanceCreat
 	GET(EnumerateDeviceExtensionProperties);
 	GET(GetPhysicalDeviceExternalBufferProperties);
 	GET(GetPhysicalDeviceImageFormatProperties2);
-	GET(GetPhysicalDeviceProperties);
 	GET(GetPhysicalDeviceMemoryProperties);
 	GET(GetPhysicalDeviceMemoryProperties2);
 #undef GET
@@ -299,11 +297,11 @@ static VKAPI_ATTR void VKAPI_CALL layer_DestroyInstance(VkInstance instance,
 }
 
 static VKAPI_ATTR VkResult VKAPI_CALL layer_EnumerateDeviceExtensionProperties(
-    VkPhysicalDevice pd, const char *layer, uint32_t *count, VkExtensionProperties *props)
+	VkPhysicalDevice pd, const char *layer, uint32_t *count, VkExtensionProperties *props)
 {
 	static const VkExtensionProperties dma_buf = {
-	    VK_EXT_EXTERNAL_MEMORY_DMA_BUF_EXTENSION_NAME,
-	    VK_EXT_EXTERNAL_MEMORY_DMA_BUF_SPEC_VERSION,
+		VK_EXT_EXTERNAL_MEMORY_DMA_BUF_EXTENSION_NAME,
+		VK_EXT_EXTERNAL_MEMORY_DMA_BUF_SPEC_VERSION,
 	};
 	struct inst *i = inst_get(pd);
 	struct pdinfo *pi;
@@ -339,8 +337,8 @@ static VKAPI_ATTR VkResult VKAPI_CALL layer_EnumerateDeviceExtensionProperties(
 }
 
 static VKAPI_ATTR void VKAPI_CALL layer_GetPhysicalDeviceExternalBufferProperties(
-    VkPhysicalDevice pd, const VkPhysicalDeviceExternalBufferInfo *info,
-    VkExternalBufferProperties *props)
+	VkPhysicalDevice pd, const VkPhysicalDeviceExternalBufferInfo *info,
+	VkExternalBufferProperties *props)
 {
 	struct inst *i = inst_get(pd);
 
@@ -350,20 +348,20 @@ static VKAPI_ATTR void VKAPI_CALL layer_GetPhysicalDeviceExternalBufferPropertie
 	}
 	/* A memfd "dma-buf" can back any buffer the driver can bind to host memory. */
 	props->externalMemoryProperties = (VkExternalMemoryProperties){
-	    .externalMemoryFeatures = VK_EXTERNAL_MEMORY_FEATURE_EXPORTABLE_BIT |
-				      VK_EXTERNAL_MEMORY_FEATURE_IMPORTABLE_BIT,
-	    .exportFromImportedHandleTypes = DMA_BUF,
-	    .compatibleHandleTypes = DMA_BUF,
+		.externalMemoryFeatures = VK_EXTERNAL_MEMORY_FEATURE_EXPORTABLE_BIT |
+					  VK_EXTERNAL_MEMORY_FEATURE_IMPORTABLE_BIT,
+		.exportFromImportedHandleTypes = DMA_BUF,
+		.compatibleHandleTypes = DMA_BUF,
 	};
 }
 
 static VKAPI_ATTR VkResult VKAPI_CALL layer_GetPhysicalDeviceImageFormatProperties2(
-    VkPhysicalDevice pd, const VkPhysicalDeviceImageFormatInfo2 *info,
-    VkImageFormatProperties2 *props)
+	VkPhysicalDevice pd, const VkPhysicalDeviceImageFormatInfo2 *info,
+	VkImageFormatProperties2 *props)
 {
 	struct inst *i = inst_get(pd);
-	const VkPhysicalDeviceExternalImageFormatInfo *ext =
-	    chain_find(info->pNext, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_IMAGE_FORMAT_INFO);
+	const VkPhysicalDeviceExternalImageFormatInfo *ext = chain_find(
+		info->pNext, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_IMAGE_FORMAT_INFO);
 
 	/* Images stay out of the bridge: host memory has no tiling to offer. */
 	if (ext && ext->handleType == DMA_BUF && pd_needs_bridge(i, pd))
@@ -398,7 +396,7 @@ static void hide_unbridgeable(VkPhysicalDeviceMemoryProperties *p)
 }
 
 static VKAPI_ATTR void VKAPI_CALL layer_GetPhysicalDeviceMemoryProperties(
-    VkPhysicalDevice pd, VkPhysicalDeviceMemoryProperties *props)
+	VkPhysicalDevice pd, VkPhysicalDeviceMemoryProperties *props)
 {
 	struct inst *i = inst_get(pd);
 
@@ -408,7 +406,7 @@ static VKAPI_ATTR void VKAPI_CALL layer_GetPhysicalDeviceMemoryProperties(
 }
 
 static VKAPI_ATTR void VKAPI_CALL layer_GetPhysicalDeviceMemoryProperties2(
-    VkPhysicalDevice pd, VkPhysicalDeviceMemoryProperties2 *props)
+	VkPhysicalDevice pd, VkPhysicalDeviceMemoryProperties2 *props)
 {
 	struct inst *i = inst_get(pd);
 
@@ -425,7 +423,7 @@ static VKAPI_ATTR void VKAPI_CALL layer_GetPhysicalDeviceMemoryProperties2(
 static uint32_t probe_host_type_bits(struct dev *d)
 {
 	VkMemoryHostPointerPropertiesEXT props = {
-	    .sType = VK_STRUCTURE_TYPE_MEMORY_HOST_POINTER_PROPERTIES_EXT,
+		.sType = VK_STRUCTURE_TYPE_MEMORY_HOST_POINTER_PROPERTIES_EXT,
 	};
 	size_t len = d->align;
 	int fd = memfd_create("kiln-hostmem-probe", MFD_CLOEXEC);
@@ -447,14 +445,14 @@ static uint32_t probe_host_type_bits(struct dev *d)
 static VkDeviceSize host_import_alignment(struct inst *i, VkPhysicalDevice pd)
 {
 	VkPhysicalDeviceExternalMemoryHostPropertiesEXT host = {
-	    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_MEMORY_HOST_PROPERTIES_EXT,
+		.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_MEMORY_HOST_PROPERTIES_EXT,
 	};
 	VkPhysicalDeviceProperties2 props = {
-	    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
-	    .pNext = &host,
+		.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+		.pNext = &host,
 	};
 	PFN_vkGetPhysicalDeviceProperties2 get = (PFN_vkGetPhysicalDeviceProperties2)i->gipa(
-	    i->handle, "vkGetPhysicalDeviceProperties2");
+		i->handle, "vkGetPhysicalDeviceProperties2");
 	VkDeviceSize page = (VkDeviceSize)sysconf(_SC_PAGESIZE);
 
 	if (get)
@@ -675,17 +673,22 @@ static bool plan_alloc(const VkMemoryAllocateInfo *in, struct alloc_plan *p)
 	return p->import_fd >= 0 || p->export_dma_buf;
 }
 
+/* Links the kept structures, plus a host-pointer import of ptr if any. */
 static void plan_link(struct alloc_plan *p, void *ptr)
 {
-	p->ext[p->n].host = (VkImportMemoryHostPointerInfoEXT){
-	    .sType = VK_STRUCTURE_TYPE_IMPORT_MEMORY_HOST_POINTER_INFO_EXT,
-	    .handleType = HOST_ALLOC,
-	    .pHostPointer = ptr,
-	};
-	for (uint32_t k = 0; k < p->n; k++)
+	uint32_t n = p->n;
+
+	if (ptr)
+		p->ext[n++].host = (VkImportMemoryHostPointerInfoEXT){
+			.sType = VK_STRUCTURE_TYPE_IMPORT_MEMORY_HOST_POINTER_INFO_EXT,
+			.handleType = HOST_ALLOC,
+			.pHostPointer = ptr,
+		};
+	for (uint32_t k = 0; k + 1 < n; k++)
 		p->ext[k].base.pNext = &p->ext[k + 1].base;
-	p->ext[p->n].base.pNext = NULL;
-	p->info.pNext = &p->ext[0];
+	if (n)
+		p->ext[n - 1].base.pNext = NULL;
+	p->info.pNext = n ? &p->ext[0] : NULL;
 }
 
 static size_t align_up(VkDeviceSize v, VkDeviceSize a)
@@ -768,15 +771,24 @@ static VKAPI_ATTR VkResult VKAPI_CALL layer_AllocateMemory(VkDevice device,
 	struct alloc_plan *p;
 	VkResult r;
 
-	if (!d->bridge || !(d->host_type_bits & (1u << info->memoryTypeIndex)))
+	if (!d->bridge)
 		return d->AllocateMemory(device, info, alloc, out);
 	p = malloc(sizeof(*p));
 	if (!p)
 		return VK_ERROR_OUT_OF_HOST_MEMORY;
-	if (plan_alloc(info, p))
-		r = hostmem_alloc(d, p, alloc, out);
-	else
+	if (!plan_alloc(info, p)) {
 		r = d->AllocateMemory(device, info, alloc, out);
+	} else if (d->host_type_bits & (1u << info->memoryTypeIndex)) {
+		r = hostmem_alloc(d, p, alloc, out);
+	} else if (p->import_fd >= 0) {
+		r = VK_ERROR_INVALID_EXTERNAL_HANDLE;
+	} else {
+		/* Memory host pointers cannot back: allocated without the
+		 * dma-buf export the driver lacks, so exporting it fails
+		 * cleanly later instead of the allocation failing now. */
+		plan_link(p, NULL);
+		r = d->AllocateMemory(device, &p->info, alloc, out);
+	}
 	free(p);
 	return r;
 }
@@ -900,31 +912,19 @@ static PFN_vkVoidFunction instance_hook(const char *name)
 	return device_hook(name);
 }
 
-EXPORT VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL vkGetDeviceProcAddr(VkDevice device,
-								    const char *name);
-
-EXPORT VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL vkGetInstanceProcAddr(VkInstance instance,
-								      const char *name)
-{
-	PFN_vkVoidFunction f = instance_hook(name);
-	struct inst *i;
-
-	if (!strcmp(name, "vkGetDeviceProcAddr"))
-		return (PFN_vkVoidFunction)vkGetDeviceProcAddr;
-	if (f || !instance)
-		return f;
-	i = inst_get(instance);
-	return i ? i->gipa(instance, name) : NULL;
-}
-
-EXPORT VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL vkGetDeviceProcAddr(VkDevice device,
-								    const char *name)
+/* The loader gets these through vkNegotiateLoaderLayerInterfaceVersion.
+ * They are static on purpose: an exported vkGetInstanceProcAddr referred to
+ * from inside this library would bind to libvulkan's own (symbol
+ * interposition) wherever the application links the loader, and the chain
+ * would call itself forever. */
+static VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL layer_GetDeviceProcAddr(VkDevice device,
+									const char *name)
 {
 	PFN_vkVoidFunction f = device_hook(name);
 	struct dev *d = dev_get(device);
 
 	if (!strcmp(name, "vkGetDeviceProcAddr"))
-		return (PFN_vkVoidFunction)vkGetDeviceProcAddr;
+		return (PFN_vkVoidFunction)layer_GetDeviceProcAddr;
 	if (!d)
 		return NULL;
 	/* Functions of extensions the device lacks stay missing. */
@@ -933,14 +933,30 @@ EXPORT VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL vkGetDeviceProcAddr(VkDevice dev
 	return d->gdpa(device, name);
 }
 
+static VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL layer_GetInstanceProcAddr(VkInstance instance,
+									  const char *name)
+{
+	PFN_vkVoidFunction f = instance_hook(name);
+	struct inst *i;
+
+	if (!strcmp(name, "vkGetInstanceProcAddr"))
+		return (PFN_vkVoidFunction)layer_GetInstanceProcAddr;
+	if (!strcmp(name, "vkGetDeviceProcAddr"))
+		return (PFN_vkVoidFunction)layer_GetDeviceProcAddr;
+	if (f || !instance)
+		return f;
+	i = inst_get(instance);
+	return i ? i->gipa(instance, name) : NULL;
+}
+
 EXPORT VKAPI_ATTR VkResult VKAPI_CALL
 vkNegotiateLoaderLayerInterfaceVersion(VkNegotiateLayerInterface *v)
 {
 	if (v->loaderLayerInterfaceVersion < 2)
 		return VK_ERROR_INITIALIZATION_FAILED;
 	v->loaderLayerInterfaceVersion = 2;
-	v->pfnGetInstanceProcAddr = vkGetInstanceProcAddr;
-	v->pfnGetDeviceProcAddr = vkGetDeviceProcAddr;
+	v->pfnGetInstanceProcAddr = layer_GetInstanceProcAddr;
+	v->pfnGetDeviceProcAddr = layer_GetDeviceProcAddr;
 	v->pfnGetPhysicalDeviceProcAddr = NULL;
 	return VK_SUCCESS;
 }

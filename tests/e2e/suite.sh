@@ -151,9 +151,13 @@ check_exit() { # name test expected-status [stderr pattern]
 		"exit $rc"
 }
 
-check_sigterm() {
-	start sigterm cloud 1 256 sleep
+check_sigterm() { # also: --pidfile exists while the VM runs, --log-file gets kiln's log
+	local pidfile=/tmp/kiln-e2e.pid klog=$E2E_WORK/kiln-own.log
+	rm -f "$pidfile" "$klog"
+	start sigterm cloud 1 256 sleep --pidfile "$pidfile" --log-file "$klog" --krun-log-level 3
 	if wait_for "KILN-RESULT sleep INFO sleeping" 180; then
+		check "--pidfile holds kiln's pid while it runs" \
+			"$([ "$(cat "$pidfile" 2>/dev/null)" = "$pid" ]; echo $?)" "pidfile '$(cat "$pidfile" 2>/dev/null)', pid $pid"
 		kill -TERM "$pid"
 		for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
 		if kill -0 "$pid" 2>/dev/null; then
@@ -162,6 +166,9 @@ check_sigterm() {
 		else
 			wait "$pid"
 			check "SIGTERM stops the VM" "$([ $? = 0 ]; echo $?)" "bad exit status"
+			check "--pidfile removed and --log-file written at the end" \
+				"$([ ! -e "$pidfile" ] && grep -q "stopping the VM on signal 15" "$klog"; echo $?)" \
+				"pidfile left or log '$(cat "$klog" 2>/dev/null)'"
 		fi
 	else
 		kill -9 "$pid" 2>/dev/null

@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC2034
 # Shared by tests/gpu/run.sh and bench/gpu/run.sh: start a Venus server on
 # a socket and run programs as its clients, or natively.
 #
@@ -71,14 +72,15 @@ gpu_cleanup() {
 	rm -rf "$GPU_TMP"
 }
 
-# venus CMD...: CMD as a Venus client of the server (sid's Mesa).
+# venus CMD...: CMD as a Venus client of the server (sid's Mesa), bounded
+# by GPU_TIMEOUT seconds where that is set.
 venus() {
 	VK_DRIVER_FILES=$GPU_ROOT/usr/share/vulkan/icd.d/virtio_icd.json \
 	VN_DEBUG=vtest VTEST_SOCKET_NAME=$GPU_SOCK \
-		"$GPU_ROOT/run" "$@"
+		${GPU_TIMEOUT:+timeout "$GPU_TIMEOUT"} "$GPU_ROOT/run" "$@"
 }
 
 # native CMD...: CMD straight on the host driver.
 native() {
-	VK_DRIVER_FILES=$GPU_HOST_ICD "$GPU_ROOT/run" "$@"
+	VK_DRIVER_FILES=$GPU_HOST_ICD ${GPU_TIMEOUT:+timeout "$GPU_TIMEOUT"} "$GPU_ROOT/run" "$@"
 }

@@ -6,7 +6,7 @@
 #
 # Usage: tests/gpu/run.sh      (BUILD, GPU_ROOT, GPU_HOST_ICD as in lib.sh)
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 . tests/gpu/lib.sh
 
 passed=0

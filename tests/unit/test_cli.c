@@ -41,6 +41,8 @@ static void test_good(void)
 	CHECK(o.memory_mib == 1024, "memory %llu", (unsigned long long)o.memory_mib);
 	CHECK(o.kernel && !strcmp(o.kernel, "vmlinuz"), "kernel");
 	CHECK(o.ndev == 3, "ndev %u", o.ndev);
+	CHECK(o.pidfile && !strcmp(o.pidfile, "/run/k.pid"), "pidfile");
+	CHECK(o.log_file && !strcmp(o.log_file, "k.log"), "log file");
 	CHECK(o.dev[0].type == CLI_DEV_BLK && o.dev[0].read_only && !strcmp(o.dev[0].path, "a.img"),
 	      "blk device");
 	CHECK(o.dev[1].type == CLI_DEV_RNG, "rng device");
