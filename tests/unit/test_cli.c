@@ -34,6 +34,9 @@ static void test_good(void)
 			    "virtio-rng",
 			    "--device",
 			    "virtio-serial,stdio",
+			    "--pidfile",
+			    "/run/k.pid",
+			    "--log-file=k.log",
 			    NULL };
 
 	CHECK(parse(&o, a) == 0, "good command line rejected: %s", o.error);
