@@ -7,7 +7,7 @@ RUNS=${RUNS:-5}
 kernel=$IMAGES/cloud/vmlinuz
 initrd=$IMAGES/cloud/guest.cpio.gz
 append="console=hvc0 quiet panic=-1 kiln.test=sleep" # the guest waits after the marker
-fifo=/tmp/kiln-bench.fifo # tmpfs: the 9p work folder cannot hold FIFOs
+fifo=${TMPDIR:-/tmp}/kiln-bench.fifo # tmpfs: the 9p work folder cannot hold FIFOs
 
 # run_one CMD...: "<ms to marker> <RssAnon+RssFile kB at the marker>"
 run_one() {

@@ -10,12 +10,15 @@ done
 arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^$1=//p"; }
 work=$(arg e2e.work)
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 hostroot /host || echo "l1: cannot mount the host root"
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 work /host$work || echo "l1: cannot mount $work"
 mount --bind /dev /host/dev
 mount -t proc proc /host/proc
 mount -t sysfs sys /host/sys
-mount -t tmpfs tmp /host/tmp
+# Scratch space on tmpfs under /run; /tmp stays the host's (read-only) so a
+# checkout under /tmp remains visible.
 mount -t tmpfs run /host/run
+mkdir -p /host/run/tmp
+export TMPDIR=/run/tmp
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 work /host$work || echo "l1: cannot mount $work"
 [ -c /dev/kvm ] || echo "l1: no /dev/kvm in the test host"
 # Let memfd-backed guest RAM use huge pages where the VMM asks (MADV_HUGEPAGE),
 # as anonymous memory already does by default: see docs/architecture.md.

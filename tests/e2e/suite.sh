@@ -74,7 +74,7 @@ check_info() { # flavour cpus mem
 }
 
 check_echo() { # the host types a line once the guest is up; the guest sends it back
-	local word="ping-$RANDOM$RANDOM" fifo=/tmp/kiln-e2e-stdin
+	local word="ping-$RANDOM$RANDOM" fifo=${TMPDIR:-/tmp}/kiln-e2e-stdin
 	rm -f "$fifo"
 	mkfifo "$fifo" # on tmpfs: the 9p work folder cannot hold FIFOs
 	STDIN=$fifo start echo cloud 1 256 echo
@@ -133,7 +133,7 @@ check_blk_ro() {
 }
 
 check_blk_discard() { # DISCARD punches holes in the host file
-	local before after img=/tmp/kiln-discard.img # tmpfs: 9p cannot punch holes
+	local before after img=${TMPDIR:-/tmp}/kiln-discard.img # tmpfs: 9p cannot punch holes
 	head -c $((16 << 20)) /dev/urandom >"$img"
 	before=$(du -k "$img" | cut -f1)
 	boot blk-discard cloud 1 256 blk-discard --device "virtio-blk,path=$img"
@@ -152,7 +152,7 @@ check_exit() { # name test expected-status [stderr pattern]
 }
 
 check_sigterm() { # also: --pidfile exists while the VM runs, --log-file gets kiln's log
-	local pidfile=/tmp/kiln-e2e.pid klog=$E2E_WORK/kiln-own.log
+	local pidfile=${TMPDIR:-/tmp}/kiln-e2e.pid klog=$E2E_WORK/kiln-own.log
 	rm -f "$pidfile" "$klog"
 	start sigterm cloud 1 256 sleep --pidfile "$pidfile" --log-file "$klog" --krun-log-level 3
 	if wait_for "KILN-RESULT sleep INFO sleeping" 180; then
