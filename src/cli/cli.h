@@ -25,10 +25,14 @@ struct cli_opts {
 	uint64_t memory_mib;
 	const char *kernel, *initrd, *cmdline;
 	const char *pidfile, *log_file;
+	bool efi; /* --bootloader efi was given */
 	unsigned log_level;
 	struct cli_device dev[CLI_MAX_DEVICES];
 	unsigned ndev;
-	char *owned[CLI_MAX_DEVICES]; /* device spec copies that dev[] points into */
+	char *owned[CLI_MAX_DEVICES + 1]; /* spec copies that dev[] and the bootloader point into */
+	/* Accepted for krunkit compatibility but without effect: told to the user. */
+	const char *warnings[8];
+	unsigned nwarnings;
 	char error[256];
 };
 

@@ -31,6 +31,12 @@ static void usage(FILE *f)
 		"  --krun-log-level N       0 (off) .. 5 (trace); default 2 (warnings)\n"
 		"  --log-file PATH          kiln's own messages go to PATH (appended)\n"
 		"  --pidfile PATH           written while the VM runs, removed when it ends\n"
+		"  --bootloader linux,kernel=PATH[,initrd=PATH][,cmdline=STR]\n"
+		"                           vfkit's form of --kernel/--initrd/--kernel-cmdline\n"
+		"  --bootloader efi,...     accepted with --kernel (no EFI firmware yet)\n"
+		"  --nested, --gui, --oem-string S, --timesync vsockPort=N, --restful-uri none://\n"
+		"                           accepted for krunkit compatibility (warnings say what "
+		"is ignored)\n"
 		"  -h, --help               this text\n",
 		"console=hvc0 reboot=k panic=-1");
 }
@@ -87,6 +93,8 @@ int main(int argc, char **argv)
 	}
 	if (open_log(&o))
 		return 1;
+	for (unsigned i = 0; i < o.nwarnings; i++)
+		fprintf(stderr, "kiln: warning: %s\n", o.warnings[i]);
 	ctx = krun_create_ctx();
 	if (ctx < 0) {
 		fprintf(stderr, "kiln: cannot create a VM context: %s\n", strerror(-ctx));

@@ -19,6 +19,12 @@ enum opt_id {
 	OPT_LOG_LEVEL,
 	OPT_PIDFILE,
 	OPT_LOG_FILE,
+	OPT_BOOTLOADER,
+	OPT_RESTFUL_URI,
+	OPT_NESTED,
+	OPT_GUI,
+	OPT_OEM_STRING,
+	OPT_TIMESYNC,
 	OPT_HELP,
 };
 
@@ -36,6 +42,12 @@ static const struct {
 	{ "krun-log-level", OPT_LOG_LEVEL, true },
 	{ "pidfile", OPT_PIDFILE, true },
 	{ "log-file", OPT_LOG_FILE, true },
+	{ "bootloader", OPT_BOOTLOADER, true },
+	{ "restful-uri", OPT_RESTFUL_URI, true },
+	{ "nested", OPT_NESTED, false },
+	{ "gui", OPT_GUI, false },
+	{ "oem-string", OPT_OEM_STRING, true },
+	{ "timesync", OPT_TIMESYNC, true },
 	{ "help", OPT_HELP, false },
 	{ "h", OPT_HELP, false },
 };
@@ -132,11 +144,20 @@ static const struct {
 	{ "virtio-serial", CLI_DEV_SERIAL },
 };
 
+/* krunkit's other device types: known, not implemented yet, refused by name. */
+static const char *const dev_later[] = {
+	"virtio-net", "virtio-vsock", "virtio-fs", "virtio-gpu", "virtio-input",
+};
+
 static int parse_device_in(struct cli_opts *o, struct cli_device *d, char *copy, const char *spec)
 {
 	char *save = NULL, *type = strtok_r(copy, ",", &save), *kv;
 	size_t i;
 
+	for (i = 0; type && i < sizeof(dev_later) / sizeof(dev_later[0]); i++)
+		if (!strcmp(type, dev_later[i]))
+			return fail(o, "--device %s: %s is not supported by this kiln yet", spec,
+				    type);
 	for (i = 0; type && i < sizeof(dev_types) / sizeof(dev_types[0]); i++)
 		if (!strcmp(type, dev_types[i].name))
 			break;
@@ -188,6 +209,66 @@ static int find_option(const char *arg, const char **value)
 	return -1;
 }
 
+static void warn(struct cli_opts *o, const char *msg)
+{
+	if (o->nwarnings < sizeof(o->warnings) / sizeof(o->warnings[0]))
+		o->warnings[o->nwarnings++] = msg;
+}
+
+/* Strip one pair of surrounding double quotes, as vfkit allows around values. */
+static char *unquote(char *v)
+{
+	size_t n = strlen(v);
+
+	if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
+		v[n - 1] = 0;
+		return v + 1;
+	}
+	return v;
+}
+
+/*
+ * vfkit's --bootloader: "linux,kernel=P,initrd=P,cmdline=S" boots a kernel;
+ * "efi,variable-store=P[,create]" (what podman sends) needs firmware, which
+ * kiln does not have: accepted only together with --kernel.
+ */
+static int parse_bootloader(struct cli_opts *o, const char *spec)
+{
+	char *copy = strdup(spec), *save = NULL, *kind, *kv;
+
+	if (!copy)
+		return fail(o, "out of memory");
+	free(o->owned[CLI_MAX_DEVICES]);
+	o->owned[CLI_MAX_DEVICES] = copy;
+	kind = strtok_r(copy, ",", &save);
+	if (kind && !strcmp(kind, "efi")) {
+		o->efi = true;
+		return 0;
+	}
+	if (!kind || strcmp(kind, "linux"))
+		return fail(o, "--bootloader %s: the type must be linux or efi", spec);
+	/* The command line may hold commas: it runs to the end of the spec. */
+	while ((kv = strtok_r(NULL, ",", &save))) {
+		char *val = strchr(kv, '=');
+
+		if (!val)
+			return fail(o, "--bootloader: '%s' needs a value", kv);
+		*val++ = 0;
+		if (!strcmp(kv, "kernel"))
+			o->kernel = unquote(val);
+		else if (!strcmp(kv, "initrd"))
+			o->initrd = unquote(val);
+		else if (!strcmp(kv, "cmdline")) {
+			if (*save)
+				val[strlen(val)] = ',';
+			o->cmdline = unquote(val);
+			break;
+		} else
+			return fail(o, "--bootloader linux: unknown option '%s'", kv);
+	}
+	return 0;
+}
+
 static int set_option(struct cli_opts *o, enum opt_id id, const char *name, const char *v)
 {
 	uint64_t n;
@@ -225,6 +306,27 @@ static int set_option(struct cli_opts *o, enum opt_id id, const char *name, cons
 	case OPT_LOG_FILE:
 		o->log_file = v;
 		break;
+	case OPT_BOOTLOADER:
+		return parse_bootloader(o, v);
+	case OPT_RESTFUL_URI:
+		if (strcmp(v, "none://"))
+			return fail(o,
+				    "--%s %s: the REST API is not supported by this kiln yet "
+				    "(only none://)",
+				    name, v);
+		break;
+	case OPT_NESTED:
+		/* KVM's supported CPUID already carries SVM/VMX when the host allows nesting. */
+		break;
+	case OPT_GUI:
+		warn(o, "--gui: kiln has no display; ignored");
+		break;
+	case OPT_OEM_STRING:
+		warn(o, "--oem-string: kiln has no SMBIOS tables yet; ignored");
+		break;
+	case OPT_TIMESYNC:
+		warn(o, "--timesync: needs virtio-vsock, not supported yet; ignored");
+		break;
 	case OPT_HELP:
 		return CLI_HELP;
 	}
@@ -257,8 +359,13 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 		if (ret)
 			return ret;
 	}
+	if (!o->kernel && o->efi)
+		return fail(o, "--bootloader efi: kiln cannot boot EFI firmware yet; "
+			       "give the kernel with --kernel (and --initrd)");
 	if (!o->kernel)
 		return fail(o, "--kernel is required (a Linux bzImage or vmlinux)");
+	if (o->efi)
+		warn(o, "--bootloader efi: no EFI firmware; booting --kernel directly");
 	return 0;
 }
 
@@ -266,6 +373,8 @@ void cli_free(struct cli_opts *o)
 {
 	for (unsigned i = 0; i < o->ndev; i++)
 		free(o->owned[i]);
+	free(o->owned[CLI_MAX_DEVICES]);
+	o->owned[CLI_MAX_DEVICES] = NULL;
 	o->ndev = 0;
 }
 

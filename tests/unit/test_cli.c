@@ -91,6 +91,48 @@ static void test_bad(void)
 	expect_error(stray, "extra");
 }
 
+static void test_krunkit(void)
+{
+	struct cli_opts o;
+	const char *linux_bl[] = { "--bootloader",
+				   "linux,kernel=k,initrd=i,cmdline=\"console=hvc0 a=b,c\"", NULL };
+	const char *podman[] = { "--cpus",
+				 "2",
+				 "--memory",
+				 "2048",
+				 "--bootloader",
+				 "efi,variable-store=/x/efi-bl,create",
+				 "--kernel",
+				 "k",
+				 "--nested",
+				 "--gui",
+				 "--oem-string",
+				 "x=y",
+				 "--restful-uri",
+				 "none://",
+				 NULL };
+	const char *efi_only[] = { "--bootloader", "efi,variable-store=/x,create", NULL };
+	const char *net[] = { "--kernel", "k", "--device",
+			      "virtio-net,unixSocketPath=/s,mac=5a:94:ef:e4:0c:ee", NULL };
+	const char *rest[] = { "--kernel", "k", "--restful-uri", "tcp://localhost:8081", NULL };
+	const char *bad_bl[] = { "--bootloader", "grub,foo", NULL };
+
+	CHECK(parse(&o, linux_bl) == 0, "linux bootloader: %s", o.error);
+	CHECK(o.kernel && !strcmp(o.kernel, "k"), "bootloader kernel");
+	CHECK(o.initrd && !strcmp(o.initrd, "i"), "bootloader initrd");
+	CHECK(o.cmdline && !strcmp(o.cmdline, "console=hvc0 a=b,c"), "bootloader cmdline '%s'",
+	      o.cmdline ? o.cmdline : "");
+	cli_free(&o);
+	CHECK(parse(&o, podman) == 0, "podman's line with --kernel: %s", o.error);
+	CHECK(o.efi && o.nwarnings == 3, "EFI, --gui and --oem-string are warned about (%u)",
+	      o.nwarnings);
+	cli_free(&o);
+	expect_error(efi_only, "EFI");
+	expect_error(net, "virtio-net is not supported");
+	expect_error(rest, "REST API");
+	expect_error(bad_bl, "linux or efi");
+}
+
 static void test_help(void)
 {
 	struct cli_opts o;
@@ -103,6 +145,7 @@ int main(void)
 {
 	test_good();
 	test_bad();
+	test_krunkit();
 	test_help();
 	return check_summary();
 }
