@@ -7,7 +7,7 @@ pkgs=(
 	# GPU pieces: Vulkan headers and the shader compiler (runtime parts come from scripts/gpu-deps.sh)
 	libvulkan-dev glslang-tools python3-numpy
 	# the nested test host and guest images
-	qemu-system-x86 qemu-utils busybox-static cpio kmod xz-utils zstd
+	qemu-system-x86 qemu-utils busybox-static cpio kmod xz-utils zstd lz4 python3
 	# GPU dependency fetching (sid packages, unpacked privately)
 	dpkg-dev ca-certificates
 )

@@ -35,6 +35,8 @@ for f in $FLAVOURS; do
 	"$TOP/tests/e2e/mkinitramfs.sh" "$IMAGES/$f/root" "$IMAGES/$f/guest.cpio.gz" \
 		"$TOP/tests/e2e/guest-init.sh" $guest_modules
 done
+log "ELF vmlinux of the cloud kernel (for the ELF boot path)"
+"$TOP/tests/e2e/extract-vmlinux.py" "$IMAGES/cloud/vmlinuz" "$IMAGES/cloud/vmlinux"
 log "test host initramfs"
 "$TOP/tests/e2e/mkinitramfs.sh" "$IMAGES/generic/root" "$IMAGES/l1.cpio.gz" \
 	"$TOP/tests/e2e/l1-init.sh" irqbypass kvm ccp kvm-amd 9p 9pnet_virtio virtio_pci

@@ -73,6 +73,18 @@ check_info() { # flavour cpus mem
 		"MemTotal ${kb:-?} kB"
 }
 
+check_elf() { # the same kernel as an ELF vmlinux instead of a bzImage
+	local r
+	log=$E2E_WORK/elf.log
+	timeout 240 "$KILN" --cpus 2 --memory 256 --kernel "$IMAGES/cloud/vmlinux" \
+		--initrd "$IMAGES/cloud/guest.cpio.gz" \
+		--kernel-cmdline "console=hvc0 quiet panic=-1 kiln.test=info" </dev/null >"$log" 2>&1
+	rc=$?
+	r=$(result)
+	check "ELF vmlinux boots (nproc 2)" "$([ "$rc" = 0 ] && [[ $r == nproc=2\ * ]]; echo $?)" \
+		"exit $rc, '$r'"
+}
+
 check_echo() { # the host types a line once the guest is up; the guest sends it back
 	local word="ping-$RANDOM$RANDOM" fifo=${TMPDIR:-/tmp}/kiln-e2e-stdin
 	rm -f "$fifo"
@@ -196,6 +208,7 @@ else
 	check_info cloud 1 256
 	check_info cloud 2 512
 	check_info generic 2 384
+	check_elf
 	check_echo
 	check_rng
 	check_blk_read
