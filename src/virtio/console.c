@@ -112,8 +112,12 @@ static bool feed_rx(struct virtio_dev *d, struct console *c)
 	if (ret <= 0) {
 		/* Nowhere to put input: sleep on it until the guest posts buffers. */
 		watch_input(d, c, false);
-		if (ret == 0 && virtq_enable_notify(q) && !c->in_file)
+		if (ret == 0 && virtq_enable_notify(q)) {
+			/* Buffers arrived meanwhile, and the guest may not kick for them. */
+			if (c->in_file)
+				return true;
 			watch_input(d, c, true);
+		}
 		return false;
 	}
 	if (!c->chain.ok || !c->chain.nin) {
