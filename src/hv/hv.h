@@ -16,6 +16,9 @@ struct hv_vm {
 	int vm_fd;
 	int run_size;
 	int max_vcpus;
+	/* No hypervisor behind it: unit tests and fuzzers drive device models
+	 * directly, and interrupt/notification wiring is skipped. */
+	bool detached;
 };
 
 struct hv_vcpu {

@@ -107,6 +107,8 @@ int hv_ioeventfd(struct hv_vm *vm, uint64_t addr, unsigned len, int64_t datamatc
 {
 	struct kvm_ioeventfd ev = { .addr = addr, .len = len, .fd = fd };
 
+	if (vm->detached)
+		return 0;
 	if (datamatch >= 0) {
 		ev.flags |= KVM_IOEVENTFD_FLAG_DATAMATCH;
 		ev.datamatch = datamatch;
@@ -120,6 +122,8 @@ int hv_irqfd(struct hv_vm *vm, unsigned gsi, int fd)
 {
 	struct kvm_irqfd irq = { .fd = fd, .gsi = gsi };
 
+	if (vm->detached)
+		return 0;
 	return ioctl(vm->vm_fd, KVM_IRQFD, &irq) < 0 ? -errno : 0;
 }
 
@@ -127,6 +131,8 @@ int hv_irq_line(struct hv_vm *vm, unsigned irq, int level)
 {
 	struct kvm_irq_level l = { .irq = irq, .level = level };
 
+	if (vm->detached)
+		return 0;
 	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -errno : 0;
 }
 
