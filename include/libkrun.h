@@ -45,8 +45,8 @@ int32_t krun_get_max_vcpus(void);
 
 /* Kernel formats. RAW accepts what the host architecture boots directly:
  * on x86_64 a bzImage or an ELF vmlinux, told apart by their headers. */
-#define KRUN_KERNEL_FORMAT_RAW        0
-#define KRUN_KERNEL_FORMAT_ELF        1
+#define KRUN_KERNEL_FORMAT_RAW	      0
+#define KRUN_KERNEL_FORMAT_ELF	      1
 #define KRUN_KERNEL_FORMAT_PE_GZ      2
 #define KRUN_KERNEL_FORMAT_IMAGE_BZ2  3
 #define KRUN_KERNEL_FORMAT_IMAGE_GZ   4
@@ -59,12 +59,11 @@ int32_t krun_set_kernel(uint32_t ctx_id, const char *kernel_path, uint32_t kerne
 #define KRUN_DISK_FORMAT_QCOW2 1
 #define KRUN_DISK_FORMAT_VMDK  2
 
-#define KRUN_SYNC_NONE    0
+#define KRUN_SYNC_NONE	  0
 #define KRUN_SYNC_RELAXED 1
-#define KRUN_SYNC_FULL    2
+#define KRUN_SYNC_FULL	  2
 
-int32_t krun_add_disk(uint32_t ctx_id, const char *block_id, const char *disk_path,
-		      bool read_only);
+int32_t krun_add_disk(uint32_t ctx_id, const char *block_id, const char *disk_path, bool read_only);
 int32_t krun_add_disk2(uint32_t ctx_id, const char *block_id, const char *disk_path,
 		       uint32_t disk_format, bool read_only);
 int32_t krun_add_disk3(uint32_t ctx_id, const char *block_id, const char *disk_path,
@@ -72,22 +71,21 @@ int32_t krun_add_disk3(uint32_t ctx_id, const char *block_id, const char *disk_p
 
 /* Console: by default the guest's hvc0 is on the process's stdin/stdout. */
 int32_t krun_disable_implicit_console(uint32_t ctx_id);
-int32_t krun_add_virtio_console_default(uint32_t ctx_id, int input_fd, int output_fd,
-					int err_fd);
+int32_t krun_add_virtio_console_default(uint32_t ctx_id, int input_fd, int output_fd, int err_fd);
 /* Send the guest console to a file instead (created or truncated). */
 int32_t krun_set_console_output(uint32_t ctx_id, const char *c_filepath);
 
 /* Has the host what a feature needs? KRUN_FEATURE_* below. */
-#define KRUN_FEATURE_NET        0
-#define KRUN_FEATURE_BLK        1
-#define KRUN_FEATURE_GPU        2
-#define KRUN_FEATURE_SND        3
-#define KRUN_FEATURE_INPUT      4
-#define KRUN_FEATURE_EFI        5
-#define KRUN_FEATURE_TEE        6
-#define KRUN_FEATURE_AMD_SEV    7
-#define KRUN_FEATURE_INTEL_TDX  8
-#define KRUN_FEATURE_AWS_NITRO  9
+#define KRUN_FEATURE_NET		 0
+#define KRUN_FEATURE_BLK		 1
+#define KRUN_FEATURE_GPU		 2
+#define KRUN_FEATURE_SND		 3
+#define KRUN_FEATURE_INPUT		 4
+#define KRUN_FEATURE_EFI		 5
+#define KRUN_FEATURE_TEE		 6
+#define KRUN_FEATURE_AMD_SEV		 7
+#define KRUN_FEATURE_INTEL_TDX		 8
+#define KRUN_FEATURE_AWS_NITRO		 9
 #define KRUN_FEATURE_VIRGL_RESOURCE_MAP2 10
 int32_t krun_has_feature(uint64_t feature);
 

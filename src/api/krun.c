@@ -34,19 +34,19 @@ static struct ctx *get_ctx(uint32_t id)
 	return id < MAX_CTX && ctxs[id].used ? &ctxs[id] : NULL;
 }
 
-#define WITH_CTX(id, c)                                                                           \
-	struct ctx *c;                                                                            \
-	pthread_mutex_lock(&ctx_lock);                                                            \
-	c = get_ctx(id);                                                                          \
-	if (!c) {                                                                                 \
-		pthread_mutex_unlock(&ctx_lock);                                                  \
-		return -EINVAL;                                                                   \
+#define WITH_CTX(id, c)                                                                            \
+	struct ctx *c;                                                                             \
+	pthread_mutex_lock(&ctx_lock);                                                             \
+	c = get_ctx(id);                                                                           \
+	if (!c) {                                                                                  \
+		pthread_mutex_unlock(&ctx_lock);                                                   \
+		return -EINVAL;                                                                    \
 	}
 
-#define END_CTX(ret)                                                                              \
-	do {                                                                                      \
-		pthread_mutex_unlock(&ctx_lock);                                                  \
-		return (ret);                                                                     \
+#define END_CTX(ret)                                                                               \
+	do {                                                                                       \
+		pthread_mutex_unlock(&ctx_lock);                                                   \
+		return (ret);                                                                      \
 	} while (0)
 
 static void free_cfg(struct vm_config *cfg)
@@ -184,7 +184,7 @@ KILN_EXPORT int32_t krun_add_disk3(uint32_t ctx_id, const char *block_id, const 
 				   uint32_t disk_format, bool read_only, bool direct_io,
 				   uint32_t sync_mode)
 {
-	struct vm_disk d = {.read_only = read_only};
+	struct vm_disk d = { .read_only = read_only };
 
 	(void)direct_io;
 	if (!block_id || !disk_path || sync_mode > KRUN_SYNC_FULL)
