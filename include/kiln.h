@@ -11,6 +11,9 @@
 extern "C" {
 #endif
 
+/* The kernel command line used when none is configured. */
+#define KILN_DEFAULT_CMDLINE "console=hvc0 reboot=k panic=-1"
+
 /* Add a virtio-rng device (libkrun always has one; kiln adds it on request). */
 int32_t kiln_add_rng(uint32_t ctx_id);
 

@@ -38,7 +38,7 @@ static void usage(FILE *f)
 		"                           accepted for krunkit compatibility (warnings say what "
 		"is ignored)\n"
 		"  -h, --help               this text\n",
-		"console=hvc0 reboot=k panic=-1");
+		KILN_DEFAULT_CMDLINE);
 }
 
 static int open_log(const struct cli_opts *o)

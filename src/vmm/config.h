@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <kiln.h>
+
 #define VM_MAX_DISKS 16
 
 struct vm_disk {
@@ -27,7 +29,7 @@ struct vm_config {
 	int serial_out; /* 8250 output, -1 to discard */
 };
 
-#define VM_DEFAULT_CMDLINE "console=hvc0 reboot=k panic=-1"
+#define VM_DEFAULT_CMDLINE KILN_DEFAULT_CMDLINE
 
 /* Exit status of a kiln process for a guest that ended each way. */
 #define VM_STATUS_OK	0

@@ -46,7 +46,6 @@ struct vm {
 	unsigned next_irq;
 
 	struct serial *serial;
-	int console_out; /* where the UART and console write */
 
 	/* How the VM ended; the first reason wins. */
 	int exit_reason;
