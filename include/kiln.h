@@ -14,6 +14,15 @@ extern "C" {
 /* The kernel command line used when none is configured. */
 #define KILN_DEFAULT_CMDLINE "console=hvc0 reboot=k panic=-1"
 
+/* The longest virtio-fs tag (the device's config field). */
+#define KILN_FS_TAG_MAX 36
+
+/*
+ * A single-port virtio-console (hvc0) on these fds, as vfkit's
+ * virtio-serial,stdio: all of the guest's console, no krun-std* ports.
+ */
+int32_t kiln_add_console(uint32_t ctx_id, int input_fd, int output_fd);
+
 /* Add a virtio-rng device (libkrun always has one; kiln adds it on request). */
 int32_t kiln_add_rng(uint32_t ctx_id);
 
@@ -21,9 +30,10 @@ int32_t kiln_add_rng(uint32_t ctx_id);
 int32_t kiln_set_serial_output(uint32_t ctx_id, int fd);
 
 /*
- * Run the configured VM and return the kiln exit status instead of exiting
- * (krun_start_enter exits the process). 0: the guest powered off or rebooted,
- * 1: error, 2: the guest kernel panicked.
+ * Run the configured VM and return the exit status instead of exiting
+ * (krun_start_enter exits the process): the workload's status when the
+ * guest init reported one; else 0: the guest powered off or rebooted,
+ * 1: error, 2: the guest kernel panicked. Negative errno: not started.
  */
 int32_t kiln_run(uint32_t ctx_id);
 

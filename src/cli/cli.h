@@ -25,7 +25,8 @@ struct cli_opts {
 	uint64_t memory_mib;
 	const char *kernel, *initrd, *cmdline;
 	const char *pidfile, *log_file;
-	bool efi; /* --bootloader efi was given */
+	bool efi;    /* --bootloader efi was given */
+	bool nested; /* --nested: offer SVM/VMX to the guest */
 	unsigned log_level;
 	struct cli_device dev[CLI_MAX_DEVICES];
 	unsigned ndev;
@@ -41,5 +42,42 @@ int cli_parse(int argc, char **argv, struct cli_opts *o);
 /* Configure libkrun context ctx from o; -errno with o->error set on failure. */
 int cli_apply(int ctx, struct cli_opts *o);
 void cli_free(struct cli_opts *o);
+
+/* Helpers shared by the parsers: a decimal <= max; krunkit's --memory (MiB, M/G suffixes). */
+int cli_parse_uint(const char *s, uint64_t max, uint64_t *out);
+int cli_parse_memory(const char *s, uint64_t *mib);
+
+/* ---- kiln run: one command in a microVM on a root directory ---- */
+
+#define RUN_MAX_ENV  256
+#define RUN_MAX_VOLS 7
+
+struct run_volume {
+	const char *path, *tag;
+	bool read_only;
+};
+
+struct run_opts {
+	const char *rootfs;
+	unsigned cpus;
+	uint64_t memory_mib;
+	const char *kernel, *initrd, *cmdline;
+	const char *env[RUN_MAX_ENV + 1];
+	unsigned nenv;
+	const char *workdir;
+	struct run_volume vols[RUN_MAX_VOLS];
+	unsigned nvols;
+	bool root_ro;
+	unsigned log_level;
+	const char *log_file;
+	char **cmd; /* NULL-terminated, at least one word */
+	char *owned[RUN_MAX_VOLS];
+	char error[256];
+};
+
+/* argv[0] is "run". 0, CLI_HELP, or -EINVAL with o->error set. */
+int run_parse(int argc, char **argv, struct run_opts *o);
+int run_apply(int ctx, struct run_opts *o);
+void run_free(struct run_opts *o);
 
 #endif

@@ -18,7 +18,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: kiln [options]\n"
+		"usage: kiln [options]          a VM, with krunkit's/vfkit's options\n"
+		"       kiln run --help         one command in a microVM on a root directory\n"
 		"  --cpus N                 number of vCPUs (default 1)\n"
 		"  --memory SIZE            guest RAM in MiB, or with an M/G suffix (default 512)\n"
 		"  --kernel PATH            Linux kernel (bzImage or ELF vmlinux), required\n"
@@ -41,18 +42,72 @@ static void usage(FILE *f)
 		KILN_DEFAULT_CMDLINE);
 }
 
-static int open_log(const struct cli_opts *o)
+static void run_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: kiln run --rootfs DIR [options] [--] CMD [ARGS...]\n"
+		"Run CMD in a microVM whose root file system is DIR (shared over virtio-fs),\n"
+		"with this terminal or these pipes as its stdin/stdout/stderr; exit with its "
+		"status\n"
+		"(125: the guest could not set up, 126: CMD cannot be run, 127: CMD not found).\n"
+		"  --rootfs DIR             the guest's root directory (required)\n"
+		"  --read-only              share DIR read-only\n"
+		"  -c, --cpus N             vCPUs (default 1)\n"
+		"  -m, --memory SIZE        guest RAM in MiB, or with an M/G suffix (default 512)\n"
+		"  -e, --env NAME=VALUE     set a variable for CMD (repeatable)\n"
+		"  -w, --workdir DIR        CMD's working directory inside the guest\n"
+		"  -v, --volume HOST:TAG[:ro]  share HOST with the guest as virtio-fs tag TAG\n"
+		"                           (mount it there with: mount -t virtiofs TAG /mnt)\n"
+		"  --kernel PATH, --initrd PATH, --kernel-cmdline STR\n"
+		"                           another guest kernel (default: the one make setup "
+		"prepared)\n"
+		"  --krun-log-level N, --log-file PATH   kiln's own messages\n");
+}
+
+static int open_log(const char *log_file, unsigned level)
 {
 	int fd;
 
-	if (!o->log_file)
-		return krun_set_log_level(o->log_level);
-	fd = open(o->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (!log_file)
+		return krun_set_log_level(level);
+	fd = open(log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		fprintf(stderr, "kiln: --log-file %s: %s\n", o->log_file, strerror(errno));
+		fprintf(stderr, "kiln: --log-file %s: %s\n", log_file, strerror(errno));
 		return -errno;
 	}
-	return krun_init_log(fd, o->log_level, KRUN_LOG_STYLE_NEVER, 0);
+	return krun_init_log(fd, level, KRUN_LOG_STYLE_NEVER, 0);
+}
+
+/* kiln run: the container-style front end. Its own failures exit 125, as container tools do. */
+static int run_main(int argc, char **argv)
+{
+	struct run_opts o;
+	int ctx, ret;
+
+	ret = run_parse(argc, argv, &o);
+	if (ret == CLI_HELP) {
+		run_usage(stdout);
+		return 0;
+	}
+	if (ret) {
+		fprintf(stderr, "kiln run: %s\nTry 'kiln run --help'.\n", o.error);
+		run_free(&o);
+		return 125;
+	}
+	if (open_log(o.log_file, o.log_level)) {
+		run_free(&o);
+		return 125;
+	}
+	ctx = krun_create_ctx();
+	if (ctx < 0 || (ret = run_apply(ctx, &o))) {
+		fprintf(stderr, "kiln run: %s\n", ctx < 0 ? strerror(-ctx) : o.error);
+		run_free(&o);
+		return 125;
+	}
+	ret = kiln_run(ctx);
+	krun_free_ctx(ctx);
+	run_free(&o);
+	return ret < 0 ? 125 : ret;
 }
 
 static int write_pidfile(const char *path)
@@ -81,6 +136,8 @@ int main(int argc, char **argv)
 	struct cli_opts o;
 	int ctx, ret;
 
+	if (argc > 1 && !strcmp(argv[1], "run"))
+		return run_main(argc - 1, argv + 1);
 	ret = cli_parse(argc, argv, &o);
 	if (ret == CLI_HELP) {
 		usage(stdout);
@@ -91,7 +148,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "Try 'kiln --help'.\n");
 		return 1;
 	}
-	if (open_log(&o))
+	if (open_log(o.log_file, o.log_level))
 		return 1;
 	for (unsigned i = 0; i < o.nwarnings; i++)
 		fprintf(stderr, "kiln: warning: %s\n", o.warnings[i]);

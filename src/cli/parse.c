@@ -62,7 +62,7 @@ static int fail(struct cli_opts *o, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static int parse_uint(const char *s, uint64_t max, uint64_t *out)
+int cli_parse_uint(const char *s, uint64_t max, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
@@ -78,7 +78,7 @@ static int parse_uint(const char *s, uint64_t max, uint64_t *out)
 }
 
 /* krunkit's --memory: MiB, or a number with an M/MiB or G/GiB suffix. */
-static int parse_memory(const char *s, uint64_t *mib)
+int cli_parse_memory(const char *s, uint64_t *mib)
 {
 	char num[32];
 	size_t n = strspn(s, "0123456789");
@@ -95,7 +95,7 @@ static int parse_memory(const char *s, uint64_t *mib)
 		mult = 1024;
 	else
 		return -EINVAL;
-	if (parse_uint(num, UINT32_MAX / mult, &v) || v == 0)
+	if (cli_parse_uint(num, UINT32_MAX / mult, &v) || v == 0)
 		return -EINVAL;
 	*mib = v * mult;
 	return 0;
@@ -275,12 +275,12 @@ static int set_option(struct cli_opts *o, enum opt_id id, const char *name, cons
 
 	switch (id) {
 	case OPT_CPUS:
-		if (parse_uint(v, 255, &n) || n == 0)
+		if (cli_parse_uint(v, 255, &n) || n == 0)
 			return fail(o, "--%s: '%s' is not a vCPU count from 1 to 255", name, v);
 		o->cpus = n;
 		break;
 	case OPT_MEMORY:
-		if (parse_memory(v, &o->memory_mib))
+		if (cli_parse_memory(v, &o->memory_mib))
 			return fail(o, "--%s: '%s' is not a size (MiB, or a number with M or G)",
 				    name, v);
 		break;
@@ -296,7 +296,7 @@ static int set_option(struct cli_opts *o, enum opt_id id, const char *name, cons
 	case OPT_DEVICE:
 		return parse_device(o, v);
 	case OPT_LOG_LEVEL:
-		if (parse_uint(v, 5, &n))
+		if (cli_parse_uint(v, 5, &n))
 			return fail(o, "--%s: '%s' is not a level from 0 to 5", name, v);
 		o->log_level = n;
 		break;
@@ -316,7 +316,7 @@ static int set_option(struct cli_opts *o, enum opt_id id, const char *name, cons
 				    name, v);
 		break;
 	case OPT_NESTED:
-		/* KVM's supported CPUID already carries SVM/VMX when the host allows nesting. */
+		o->nested = true;
 		break;
 	case OPT_GUI:
 		warn(o, "--gui: kiln has no display; ignored");
@@ -395,6 +395,9 @@ int cli_apply(int ctx, struct cli_opts *o)
 	ret = krun_set_kernel(ctx, o->kernel, KRUN_KERNEL_FORMAT_RAW, o->initrd, o->cmdline);
 	if (ret)
 		return api_fail(o, ret, "--kernel");
+	ret = krun_set_nested_virt(ctx, o->nested);
+	if (ret)
+		return api_fail(o, ret, "--nested");
 	for (unsigned i = 0; i < o->ndev; i++) {
 		const struct cli_device *d = &o->dev[i];
 		char id[16];
@@ -411,11 +414,15 @@ int cli_apply(int ctx, struct cli_opts *o)
 			if (serial_seen)
 				return fail(o, "only one virtio-serial device is supported");
 			serial_seen = true;
-			ret = d->path ? krun_set_console_output(ctx, d->path) : 0;
+			ret = d->path ? krun_set_console_output(ctx, d->path)
+				      : kiln_add_console(ctx, STDIN_FILENO, STDOUT_FILENO);
 			break;
 		}
 		if (ret)
 			return api_fail(o, ret, d->path ? d->path : "--device");
 	}
+	/* Without virtio-serial the guest still gets hvc0 on stdio, as a VM (not a container). */
+	if (!serial_seen && (ret = kiln_add_console(ctx, STDIN_FILENO, STDOUT_FILENO)))
+		return api_fail(o, ret, "console");
 	return 0;
 }

@@ -16,7 +16,7 @@
 #include "virtio/queue.h"
 
 #define VIRTIO_MMIO_SIZE  0x1000
-#define VIRTIO_MAX_QUEUES 8
+#define VIRTIO_MAX_QUEUES 16
 #define VIRTIO_MAX_FDS	  4
 
 #define VIRTIO_F_INDIRECT_DESC 28
@@ -38,6 +38,7 @@ enum virtio_id {
 	VIRTIO_ID_BLOCK = 2,
 	VIRTIO_ID_CONSOLE = 3,
 	VIRTIO_ID_RNG = 4,
+	VIRTIO_ID_FS = 26,
 };
 
 struct virtio_dev;

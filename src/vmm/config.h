@@ -7,12 +7,36 @@
 
 #include <kiln.h>
 
-#define VM_MAX_DISKS 16
+#define VM_MAX_DISKS	16
+#define VM_MAX_FS	8
+#define VM_MAX_OVERLAYS 8
+
+/* The virtio-fs tag of the root share and the init file the library puts into it. */
+#define VM_ROOT_TAG  "/dev/root"
+#define VM_INIT_NAME "init.krun"
+#define VM_EXEC_NAME ".kiln-exec.json"
 
 struct vm_disk {
 	char *id;
 	char *path;
 	bool read_only;
+};
+
+/* A host directory shared over virtio-fs. */
+struct vm_fs {
+	char *tag;
+	char *path;
+	bool read_only;
+};
+
+/* A file that exists only in a share's top directory, served from memory. */
+struct vm_overlay {
+	char *tag;
+	char *name;
+	const uint8_t *data;
+	size_t len;
+	uint32_t mode;
+	bool one_shot;
 };
 
 struct vm_config {
@@ -27,6 +51,17 @@ struct vm_config {
 	bool console; /* virtio-console on console_in/console_out */
 	int console_in, console_out;
 	int serial_out; /* 8250 output, -1 to discard */
+	/* Extra console ports for the workload's stdio (-1: none): krun-stdin/out/err. */
+	int port_in, port_out, port_err;
+	struct vm_fs fs[VM_MAX_FS];
+	unsigned nfs;
+	struct vm_overlay overlays[VM_MAX_OVERLAYS];
+	unsigned noverlays;
+	int64_t setuid, setgid; /* switched to once devices are open (-1: stay) */
+	bool nested;		/* offer SVM/VMX to the guest */
+	int shutdown_efd;	/* readable: ask the guest to power off (-1: none) */
+	/* Set by the VM: the workload's exit status as the guest init reported it (-1: none). */
+	int *workload_status;
 };
 
 #define VM_DEFAULT_CMDLINE KILN_DEFAULT_CMDLINE

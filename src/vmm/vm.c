@@ -23,6 +23,7 @@
 #include "util/log.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
+#include "virtio/fs.h"
 #include "virtio/mmio.h"
 #include "virtio/rng.h"
 #include "vmm/config.h"
@@ -258,6 +259,48 @@ static int setup_acpi(struct vm *vm)
 	return ret < 0 ? ret : 0;
 }
 
+static void workload_exited(void *opaque, int status)
+{
+	int *out = opaque;
+
+	pr_debug("the guest init reports exit status %d", status);
+	if (out)
+		__atomic_store_n(out, status, __ATOMIC_SEQ_CST);
+}
+
+static int setup_fs(struct vm *vm, const struct vm_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->nfs; i++) {
+		const struct vm_fs *fs = &cfg->fs[i];
+		struct fuse_server_config fc = {
+			.path = fs->path,
+			.read_only = fs->read_only,
+			.exit_status = workload_exited,
+			.opaque = cfg->workload_status,
+		};
+		int ret;
+
+		for (unsigned j = 0; j < cfg->noverlays && fc.noverlays < FUSE_SERVER_MAX_OVERLAYS;
+		     j++) {
+			const struct vm_overlay *o = &cfg->overlays[j];
+
+			if (strcmp(o->tag, fs->tag))
+				continue;
+			fc.overlays[fc.noverlays++] = (struct fuse_overlay){
+				.name = o->name,
+				.data = o->data,
+				.len = o->len,
+				.mode = o->mode,
+				.one_shot = o->one_shot,
+			};
+		}
+		ret = virtio_fs_create(vm, fs->tag, &fc);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 static int setup_devices(struct vm *vm, const struct vm_config *cfg)
 {
 	int ret;
@@ -270,7 +313,15 @@ static int setup_devices(struct vm *vm, const struct vm_config *cfg)
 		return ret;
 	}
 	if (cfg->console) {
-		ret = virtio_console_create(vm, cfg->console_in, cfg->console_out);
+		const struct console_config cc = {
+			.in_fd = cfg->console_in,
+			.out_fd = cfg->console_out,
+			.stdin_fd = cfg->port_in,
+			.stdout_fd = cfg->port_out,
+			.stderr_fd = cfg->port_err,
+		};
+
+		ret = virtio_console_create(vm, &cc);
 		if (ret) {
 			pr_err("cannot create the console: %s", strerror(-ret));
 			return ret;
@@ -287,6 +338,9 @@ static int setup_devices(struct vm *vm, const struct vm_config *cfg)
 		if (ret)
 			return ret;
 	}
+	ret = setup_fs(vm, cfg);
+	if (ret)
+		return ret;
 	if (cfg->rng) {
 		ret = virtio_rng_create(vm);
 		if (ret) {
@@ -336,10 +390,12 @@ static int load_kernel(struct vm *vm, const struct vm_config *cfg, struct boot_i
 	return ret;
 }
 
-static int setup_vcpus(struct vm *vm, const struct boot_info *bi)
+static int setup_vcpus(struct vm *vm, const struct vm_config *cfg, const struct boot_info *bi)
 {
 	int ret = x86_cpuid_get(&vm->hv, &vm->cpuid);
 
+	if (!ret && !cfg->nested)
+		x86_cpuid_hide_virt(vm->cpuid);
 	for (unsigned i = 0; !ret && i < vm->ncpus; i++) {
 		ret = hv_vcpu_create(&vm->hv, i, &vm->vcpus[i]);
 		if (!ret)
@@ -374,6 +430,20 @@ static int start_threads(struct vm *vm, unsigned *started)
 		}
 	}
 	return ret;
+}
+
+/* krun_setgid/krun_setuid: switch once everything privileged is open. */
+static int drop_privileges(const struct vm_config *cfg)
+{
+	if (cfg->setgid >= 0 && setgid(cfg->setgid) < 0) {
+		pr_err("cannot switch to group %lld: %s", (long long)cfg->setgid, strerror(errno));
+		return -errno;
+	}
+	if (cfg->setuid >= 0 && setuid(cfg->setuid) < 0) {
+		pr_err("cannot switch to user %lld: %s", (long long)cfg->setuid, strerror(errno));
+		return -errno;
+	}
+	return 0;
 }
 
 /* Wait for the guest to end or for SIGINT/SIGTERM. */
@@ -469,7 +539,9 @@ int vm_run(const struct vm_config *cfg)
 	if (!ret)
 		ret = load_kernel(vm, cfg, &bi);
 	if (!ret)
-		ret = setup_vcpus(vm, &bi);
+		ret = setup_vcpus(vm, cfg, &bi);
+	if (!ret)
+		ret = drop_privileges(cfg);
 	if (!ret && (ret = start_threads(vm, &started)))
 		pr_err("cannot start threads: %s", strerror(-ret));
 	if (!ret)

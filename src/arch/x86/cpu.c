@@ -46,6 +46,20 @@ int x86_cpuid_get(struct hv_vm *vm, struct kvm_cpuid2 **out)
 	return 0;
 }
 
+void x86_cpuid_hide_virt(struct kvm_cpuid2 *c)
+{
+	for (unsigned i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+		if (e->function == 1)
+			e->ecx &= ~(1u << 5); /* VMX */
+		else if (e->function == 0x80000001)
+			e->ecx &= ~(1u << 2); /* SVM */
+		else if (e->function == 0x8000000a)
+			e->eax = e->ebx = e->ecx = e->edx = 0; /* SVM features */
+	}
+}
+
 void x86_cpuid_free(struct kvm_cpuid2 *c)
 {
 	free(c);

@@ -10,6 +10,8 @@ struct kvm_cpuid2;
 
 /* Fetch KVM_GET_SUPPORTED_CPUID once per VM; free with x86_cpuid_free(). */
 int x86_cpuid_get(struct hv_vm *vm, struct kvm_cpuid2 **out);
+/* Take SVM/VMX out of the CPUID the guest sees (no nested virtualisation). */
+void x86_cpuid_hide_virt(struct kvm_cpuid2 *c);
 void x86_cpuid_free(struct kvm_cpuid2 *c);
 
 /* CPUID, MSRs and LAPIC for vCPU `id` of `ncpus`. */
