@@ -36,7 +36,7 @@
 #define OVERLAY_BASE (1ULL << 62)
 #define OVERLAY_FH   (1ULL << 62)
 
-#define KILN_EXIT_CODE_IOCTL 0x7602 /* _IO('v', 2): the init reports the workload's status */
+#include "init/abi.h" /* KILN_EXIT_CODE_IOCTL: the init reports the workload's status */
 
 struct node {
 	uint64_t id;

@@ -1,0 +1,93 @@
+#!/bin/bash
+# kiln-init on the host, not as PID 1: it runs the workload and exits with libkrun's statuses.
+# usage: test_init_exec.sh path/to/kiln-init
+set -u
+init=$(realpath "$1")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+# expect STATUS DESCRIPTION ENV... -- ARGS...: run kiln-init with a clean environment.
+expect() {
+	local want=$1 what=$2 envs=()
+	shift 2
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		envs+=("$1")
+		shift
+	done
+	shift
+	env -i "${envs[@]}" "$init" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	local got=$?
+	if [ "$got" = "$want" ]; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		echo "FAIL $what: status $got, want $want; stderr: $(cat "$tmp/err")"
+	fi
+}
+
+# stderr_has TEXT DESCRIPTION: the last run's stderr.
+stderr_has() {
+	if grep -qF -- "$1" "$tmp/err"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		echo "FAIL $2: stderr '$(cat "$tmp/err")' lacks '$1'"
+	fi
+}
+
+expect 42 "exit status" KRUN_INIT=/bin/sh -- -c 'exit 42'
+expect 0 "arguments" KRUN_INIT=/bin/sh -- -c '[ "$0" = "a b" ] && [ "$1" = c ]' 'a b' c
+expect 137 "killed by a signal is 128 + signal" KRUN_INIT=/bin/sh -- -c 'kill -9 $$'
+expect 127 "missing program" KRUN_INIT=/nonexistent/prog --
+stderr_has "kiln-init: /nonexistent/prog: No such file or directory" "127 message"
+expect 127 "not on PATH" KRUN_INIT=no-such-program-kiln --
+touch "$tmp/plain"
+expect 126 "not executable" KRUN_INIT="$tmp/plain" --
+stderr_has "kiln-init: $tmp/plain: Permission denied" "126 message"
+expect 126 "a directory" KRUN_INIT="$tmp" --
+expect 125 "bad workdir" KRUN_INIT=/bin/true KRUN_WORKDIR="$tmp/nowhere" --
+stderr_has "kiln-init: chdir $tmp/nowhere" "125 message"
+expect 0 "PATH lookup with the default PATH" KRUN_INIT=sh -- -c 'exit 0'
+expect 0 "workload environment" KRUN_INIT=/bin/sh KRUN_OTHER=1 FOO=bar HOME=/ -- -c \
+	'[ -z "${KRUN_OTHER+x}${KRUN_INIT+x}" ] && [ "$FOO" = bar ] && [ "$HOME" = /root ] &&
+	 [ "$HOSTNAME" = localhost ] && [ "$PWD" = / ]'
+
+cat >"$tmp/flat.json" <<JSON
+{"args": ["/bin/sh", "-c", "[ \"\$FOO\" = bar ] && [ \"\$(pwd)\" = \"$tmp\" ] && [ \"\$(ulimit -n)\" = 100 ] && [ \"\$(ulimit -Hn)\" = 200 ] && exit 7"],
+ "env": ["FOO=bar"], "cwd": "$tmp", "rlimits": ["RLIMIT_NOFILE=100:200"], "hostname": "flat"}
+JSON
+expect 7 "flat config" KRUN_CONFIG="$tmp/flat.json" --
+expect 5 "KRUN_INIT over the config's args" KRUN_CONFIG="$tmp/flat.json" KRUN_INIT=/bin/sh -- \
+	-c '[ "$FOO" = bar ] && exit 5'
+expect 0 "KRUN_RLIMITS over the config's" KRUN_CONFIG="$tmp/flat.json" KRUN_RLIMITS=7=50:60 \
+	KRUN_INIT=/bin/sh -- -c '[ "$(ulimit -n)" = 50 ]'
+expect 125 "rlimit above the hard limit" KRUN_INIT=/bin/true KRUN_RLIMITS="NOFILE=1:$(($(ulimit -Hn) + 1))" --
+echo '{"process": {"args": ["/bin/sh", "-c", "exit 3"], "cwd": "/"}}' >"$tmp/oci.json"
+expect 3 "OCI config" KRUN_CONFIG="$tmp/oci.json" --
+echo '{"config": {"Entrypoint": ["/bin/sh", "-c"], "Cmd": ["exit 4"]}}' >"$tmp/docker.json"
+expect 4 "Docker config" KRUN_CONFIG="$tmp/docker.json" --
+echo '{"args": ["/bin/true"' >"$tmp/bad.json"
+expect 125 "bad JSON" KRUN_CONFIG="$tmp/bad.json" --
+stderr_has "kiln-init: $tmp/bad.json: bad JSON: expected ',' or ']' at end of input" "bad JSON message"
+expect 125 "missing KRUN_CONFIG file" KRUN_CONFIG="$tmp/none.json" --
+
+# Orphans are reaped, and do not hold up the workload's status.
+start=$SECONDS
+expect 3 "orphans" KRUN_INIT=/bin/sh -- -c '(sleep 30 >/dev/null 2>&1 &); exit 3'
+[ $((SECONDS - start)) -lt 10 ] && passed=$((passed + 1)) ||
+	{ failed=$((failed + 1)); echo "FAIL orphans held up the status"; }
+
+# SIGTERM to init reaches the workload.
+env -i KRUN_INIT=/bin/sh "$init" -c 'trap "exit 9" TERM; touch '"$tmp/ready"'; while :; do sleep 0.05; done' \
+	</dev/null >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 100); do [ -e "$tmp/ready" ] && break; sleep 0.05; done
+kill -TERM $pid
+wait $pid
+got=$?
+[ "$got" = 9 ] && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL SIGTERM forwarding: status $got, want 9"; }
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
