@@ -5,10 +5,21 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
 MESON      ?= meson
 
-.PHONY: all setup check check-unit check-fuzz check-e2e check-gpu bench demo clean format
+.PHONY: all install setup check check-unit check-fuzz check-e2e check-gpu bench demo clean format
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
+	@# The default guest's initramfs carries the init: keep it in step with the build.
+	@if [ -d $(BUILD)/images/generic/root ] && \
+	    [ $(BUILD)/src/init/kiln-init -nt $(BUILD)/guest/initrd.img ]; then \
+		BUILD=$(abspath $(BUILD)) scripts/guest-kernel.sh; fi
+
+# The library, headers, pkg-config files, the CLI and the default guest kernel.
+install: all
+	meson install -C $(BUILD) --no-rebuild
+	install -D -m 644 $(BUILD)/guest/vmlinuz $(BUILD)/guest/initrd.img \
+		-t "$(DESTDIR)$$(meson introspect $(BUILD) --buildoptions | \
+		python3 -c 'import json,sys; o={x["name"]:x["value"] for x in json.load(sys.stdin)}; print(o["prefix"] + "/" + o["datadir"])')/kiln/guest"
 
 $(BUILD)/build.ninja:
 	$(MESON) setup $(BUILD)
@@ -18,6 +29,8 @@ setup:
 	scripts/setup.sh
 	$(MAKE) all
 	tests/e2e/prepare.sh
+	scripts/guest-kernel.sh
+	scripts/rootfs.sh
 	@if [ -x scripts/gpu-deps.sh ]; then scripts/gpu-deps.sh; fi
 
 # Every test: unit tests under ASan/UBSan, bounded fuzzing, the nested end-to-end suite.

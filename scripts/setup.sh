@@ -8,6 +8,8 @@ pkgs=(
 	libvulkan-dev glslang-tools python3-numpy
 	# the nested test host and guest images
 	qemu-system-x86 qemu-utils busybox-static cpio kmod xz-utils zstd lz4 python3
+	# the Debian root directory for kiln run, and its ext4 image for the test host
+	debootstrap e2fsprogs
 	# GPU dependency fetching (sid packages, unpacked privately)
 	dpkg-dev ca-certificates
 )

@@ -68,15 +68,19 @@ char *workload_json(const struct workload *w)
 	return buf;
 }
 
-/* Append " word" unless base already has that parameter (same text up to '='). */
+/* Append " word" unless base already has that parameter (the same text up to '=', or the word). */
 static void put_param(FILE *f, const char *base, const char *word)
 {
 	const char *eq = strchr(word, '=');
 	size_t klen = eq ? (size_t)(eq - word) + 1 : strlen(word);
 
-	for (const char *p = base; (p = strstr(p, word)) != NULL; p++) {
-		if ((p == base || p[-1] == ' ') && !strncmp(p, word, klen))
+	for (const char *p = base; *p;) {
+		size_t n = strcspn(p, " ");
+
+		if (n >= klen && !strncmp(p, word, klen) && (eq || n == klen))
 			return;
+		p += n;
+		p += strspn(p, " ");
 	}
 	fprintf(f, " %s", word);
 }

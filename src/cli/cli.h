@@ -49,8 +49,9 @@ int cli_parse_memory(const char *s, uint64_t *mib);
 
 /* ---- kiln run: one command in a microVM on a root directory ---- */
 
-#define RUN_MAX_ENV  256
-#define RUN_MAX_VOLS 7
+#define RUN_MAX_ENV	256
+#define RUN_MAX_VOLS	7
+#define RUN_MAX_RLIMITS 16
 
 struct run_volume {
 	const char *path, *tag;
@@ -65,6 +66,8 @@ struct run_opts {
 	const char *env[RUN_MAX_ENV + 1];
 	unsigned nenv;
 	const char *workdir;
+	const char *rlimits[RUN_MAX_RLIMITS + 1];
+	unsigned nrlimits;
 	struct run_volume vols[RUN_MAX_VOLS];
 	unsigned nvols;
 	bool root_ro;

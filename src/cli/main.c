@@ -56,6 +56,7 @@ static void run_usage(FILE *f)
 		"  -m, --memory SIZE        guest RAM in MiB, or with an M/G suffix (default 512)\n"
 		"  -e, --env NAME=VALUE     set a variable for CMD (repeatable)\n"
 		"  -w, --workdir DIR        CMD's working directory inside the guest\n"
+		"  --rlimit RES=SOFT:HARD   a resource limit for CMD, e.g. NOFILE=1024:4096\n"
 		"  -v, --volume HOST:TAG[:ro]  share HOST with the guest as virtio-fs tag TAG\n"
 		"                           (mount it there with: mount -t virtiofs TAG /mnt)\n"
 		"  --kernel PATH, --initrd PATH, --kernel-cmdline STR\n"

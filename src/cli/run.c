@@ -93,6 +93,13 @@ static int parse_one(struct run_opts *o, const char *name, const char *v)
 		o->workdir = v;
 	} else if (!strcmp(name, "--volume") || !strcmp(name, "-v")) {
 		return parse_volume(o, v);
+	} else if (!strcmp(name, "--rlimit")) {
+		if (o->nrlimits == RUN_MAX_RLIMITS)
+			return fail(o, "%s: at most %d limits", name, RUN_MAX_RLIMITS);
+		if (!strchr(v, '=') || !strchr(strchr(v, '='), ':'))
+			return fail(o, "%s %s: expected RESOURCE=SOFT:HARD (e.g. NOFILE=1024:4096)",
+				    name, v);
+		o->rlimits[o->nrlimits++] = v;
 	} else if (!strcmp(name, "--kernel")) {
 		o->kernel = v;
 	} else if (!strcmp(name, "--initrd")) {
@@ -202,6 +209,9 @@ int run_apply(int ctx, struct run_opts *o)
 	ret = krun_set_exec(ctx, o->cmd[0], (const char *const *)o->cmd + 1, o->env);
 	if (ret)
 		return api_fail(o, ret, o->cmd[0]);
+	o->rlimits[o->nrlimits] = NULL;
+	if (o->nrlimits && (ret = krun_set_rlimits(ctx, o->rlimits)))
+		return api_fail(o, ret, "--rlimit");
 	if (o->workdir && (ret = krun_set_workdir(ctx, o->workdir)))
 		return api_fail(o, ret, o->workdir);
 	return 0;

@@ -1,6 +1,7 @@
 #!/bin/bash
-# mkinitramfs.sh KERNEL_ROOT OUT INIT MODULE... : a busybox initramfs with the
-# named modules (and what they depend on) listed in load order in /modules.order.
+# mkinitramfs.sh KERNEL_ROOT OUT INIT MODULE... : an initramfs with INIT as /init
+# and the named modules (and what they depend on) listed in load order in
+# /modules.order; with busybox unless BUSYBOX=0 (Kiln's own init needs none).
 set -euo pipefail
 kroot=$1 out=$2 init=$3
 shift 3
@@ -10,10 +11,12 @@ mdir=$kroot/lib/modules/$kver
 w=$(mktemp -d)
 trap 'rm -rf "$w"' EXIT
 mkdir -p "$w"/{bin,dev,proc,sys,tmp,lib/modules,host,etc}
-cp /bin/busybox "$w/bin/busybox"
-for a in $("$w/bin/busybox" --list); do
-	[ "$a" = busybox ] || ln -s busybox "$w/bin/$a"
-done
+if [ "${BUSYBOX:-1}" = 1 ]; then
+	cp /bin/busybox "$w/bin/busybox"
+	for a in $("$w/bin/busybox" --list); do
+		[ "$a" = busybox ] || ln -s busybox "$w/bin/$a"
+	done
+fi
 mknod -m 600 "$w/dev/console" c 5 1
 
 declare -A seen=()

@@ -1,0 +1,42 @@
+/* The workload description for the guest init and the kernel command line that names it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/workload.h"
+#include "check.h"
+
+int main(void)
+{
+	char *args[] = { "-c", "echo \"hi\"\\\n", NULL };
+	char *env[] = { "A=1", "B=two words", NULL };
+	char *rl[] = { "NOFILE=10:20", NULL };
+	struct workload w = {
+		.exec_path = "/bin/sh", .argv = args, .envp = env, .workdir = "/tmp", .rlimits = rl
+	};
+	char *j = workload_json(&w), *c;
+
+	CHECK(j && !strcmp(j, "{\"kiln\":1,\"args\":[\"/bin/sh\",\"-c\",\"echo "
+			      "\\\"hi\\\"\\\\\\u000a\"],"
+			      "\"env\":[\"A=1\",\"B=two words\"],\"cwd\":\"/tmp\","
+			      "\"rlimits\":[\"NOFILE=10:20\"]}\n"),
+	      "JSON: %s", j);
+	free(j);
+	w = (struct workload){ 0 };
+	j = workload_json(&w);
+	CHECK(j && !strcmp(j, "{\"kiln\":1}\n"), "empty JSON: %s", j);
+	free(j);
+
+	c = workload_cmdline(NULL, NULL, false, true);
+	CHECK(c && !strcmp(c, "console=hvc0 reboot=k panic=-1 quiet rootfstype=virtiofs "
+			      "root=/dev/root "
+			      "init=/init.krun rw KRUN_CONFIG=/.kiln-exec.json"),
+	      "default cmdline: %s", c);
+	free(c);
+	c = workload_cmdline("console=ttyS0  root=/dev/root foo", "hvc1", true, false);
+	CHECK(c && !strcmp(c,
+			   "console=hvc1 root=/dev/root foo rootfstype=virtiofs init=/init.krun ro "
+			   "KRUN_ROOT_RO=1"),
+	      "given cmdline, console replaced: %s", c);
+	free(c);
+	return check_summary();
+}
