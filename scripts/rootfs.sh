@@ -10,7 +10,7 @@ SUITE=${SUITE:-bookworm}
 mirror=${MIRROR:-$(sed -n 's/^URIs: *\(http[^ ]*debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1)}
 mirror=${mirror:-http://deb.debian.org/debian}
 # What the guest file-system tests and the README's example use.
-extra=procps,python3-minimal,e2fsprogs,attr,xz-utils
+extra=procps,python3,e2fsprogs,attr,xz-utils
 
 if [ ! -x "$ROOTFS/bin/sh" ] || [ ! -f "$ROOTFS/.kiln-rootfs" ]; then
 	[ "$(id -u)" = 0 ] || { echo "rootfs: run as root (debootstrap)" >&2; exit 1; }
@@ -33,4 +33,8 @@ if [ ! -f "$img" ] || [ "$ROOTFS/.kiln-rootfs" -nt "$img" ]; then
 	mke2fs -q -t ext4 -d "$ROOTFS" -L kiln-rootfs "$img.tmp" 4G
 	mv "$img.tmp" "$img"
 fi
+# A small package for the guest to install with apt-get (no network in the guest).
+mkdir -p "$BUILD/images/debs"
+ls "$BUILD"/images/debs/hello_*.deb >/dev/null 2>&1 ||
+	(cd "$BUILD/images/debs" && apt-get download -q hello 2>&1 | grep -v "unsandboxed" || true)
 echo "rootfs: $ROOTFS ($(du -sm "$ROOTFS" | cut -f1) MiB)"

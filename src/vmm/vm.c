@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <poll.h>
@@ -497,6 +498,30 @@ static void vm_teardown(struct vm *vm, unsigned started)
 	close(vm->exit_efd);
 }
 
+/*
+ * virtio-fs holds an fd for every inode the guest has looked up: allow as many
+ * as this process may have (the hard limit, or more where we are privileged).
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	unsigned long nr_open = 0;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "r");
+
+	if (f) {
+		if (fscanf(f, "%lu", &nr_open) != 1)
+			nr_open = 0;
+		fclose(f);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (nr_open > rl.rlim_max &&
+	    !setrlimit(RLIMIT_NOFILE, &(struct rlimit){ nr_open, nr_open }))
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 int vm_run(const struct vm_config *cfg)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
@@ -527,6 +552,8 @@ int vm_run(const struct vm_config *cfg)
 	/* A closed console pipe must not kill the VMM; writes then fail with EPIPE. */
 	signal(SIGPIPE, SIG_IGN);
 
+	if (cfg->nfs)
+		raise_fd_limit();
 	ret = open_kvm(vm);
 	if (!ret)
 		ret = check_config(cfg, vm->hv.max_vcpus);

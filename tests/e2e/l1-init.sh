@@ -19,6 +19,11 @@ mount -t tmpfs run /host/run
 mkdir -p /host/run/tmp
 export TMPDIR=/run/tmp
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 work /host$work || echo "l1: cannot mount $work"
+# The Debian root for kiln run (build/images/rootfs.ext4), when the host attached it.
+if [ -b /dev/vda ]; then
+	mkdir -p /host/run/rootfs
+	mount -t ext4 /dev/vda /host/run/rootfs || echo "l1: cannot mount the rootfs disk"
+fi
 [ -c /dev/kvm ] || echo "l1: no /dev/kvm in the test host"
 # Let memfd-backed guest RAM use huge pages where the VMM asks (MADV_HUGEPAGE),
 # as anonymous memory already does by default: see docs/architecture.md.

@@ -15,6 +15,11 @@ qemu=(qemu-system-x86_64 -accel tcg -cpu max -m "${L1_MEM:-2048}" -smp 2 -nograp
 	-append "console=ttyS0 quiet panic=-1 e2e.work=$E2E_WORK"
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
 	-virtfs local,path="$E2E_WORK",mount_tag=work,security_model=none)
+# The Debian root for kiln run, as a disk of its own (a real file system, xattrs and all);
+# snapshot=on: every run starts from the pristine image and writes nothing back.
+if [ -f "$IMAGES/rootfs.ext4" ]; then
+	qemu+=(-drive "file=$IMAGES/rootfs.ext4,if=virtio,format=raw,snapshot=on,cache=unsafe")
+fi
 set +e
 if [ -n "${L1_INTERACTIVE:-}" ]; then
 	# The terminal goes straight through: QEMU's serial is the test host's console.

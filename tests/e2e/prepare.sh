@@ -39,5 +39,5 @@ log "ELF vmlinux of the cloud kernel (for the ELF boot path)"
 "$TOP/tests/e2e/extract-vmlinux.py" "$IMAGES/cloud/vmlinuz" "$IMAGES/cloud/vmlinux"
 log "test host initramfs"
 "$TOP/tests/e2e/mkinitramfs.sh" "$IMAGES/generic/root" "$IMAGES/l1.cpio.gz" \
-	"$TOP/tests/e2e/l1-init.sh" irqbypass kvm ccp kvm-amd 9p 9pnet_virtio virtio_pci
+	"$TOP/tests/e2e/l1-init.sh" irqbypass kvm ccp kvm-amd 9p 9pnet_virtio virtio_pci virtio_blk crc32c_generic ext4
 log "images ready in $IMAGES"

@@ -4,6 +4,7 @@
 # whose init runs the check named by kiln.test= (guest-init.sh).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/containers.sh"
 pass=0
 fail=0
 data=$E2E_WORK/data
@@ -219,6 +220,7 @@ else
 	check_exit "guest reboot" reboot 0
 	check_exit "guest panic" panic 2 "guest kernel panicked"
 	check_sigterm
+	check_containers
 fi
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -1,0 +1,118 @@
+# shellcheck shell=bash
+# Checks of `kiln run` and the libkrun API on the Debian root (sourced by suite.sh,
+# inside the test host, where the rootfs disk is mounted at /run/rootfs).
+ROOT=${KILN_ROOTFS:-/run/rootfs}
+
+# krun NAME ARGS...: kiln run with the Debian root; sets $log (stderr), $out (stdout), $rc.
+krun() {
+	local name=$1
+	shift
+	log=$E2E_WORK/$name.err
+	out=$E2E_WORK/$name.out
+	timeout 300 "$KILN" run --rootfs "$ROOT" "$@" <"${STDIN:-/dev/null}" >"$out" 2>"$log"
+	rc=$?
+}
+
+check_run_status() {
+	krun run-42 -- sh -c 'exit 42'
+	check "kiln run: sh -c 'exit 42' exits 42" "$([ "$rc" = 42 ]; echo $?)" "exit $rc: $(tail -n3 "$log")"
+	krun run-127 -- /no/such/program
+	check "kiln run: a missing command exits 127" \
+		"$([ "$rc" = 127 ] && grep -q "no/such/program" "$log"; echo $?)" "exit $rc: $(tail -n3 "$log")"
+	krun run-126 -- /etc/passwd
+	check "kiln run: a non-executable file exits 126" "$([ "$rc" = 126 ]; echo $?)" \
+		"exit $rc: $(tail -n3 "$log")"
+}
+
+check_run_env() {
+	krun run-env -e FOO=bar -e "SPACED=a b" -w /tmp --rlimit NOFILE=123:456 -- \
+		sh -c 'echo "$FOO|$SPACED|$(pwd)|$(ulimit -n)|$(ulimit -Hn)|$HOME|$PATH"'
+	check "kiln run: env, workdir and rlimits reach the command" \
+		"$(grep -qx 'bar|a b|/tmp|123|456|/root|/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' "$out"; echo $?)" \
+		"exit $rc, got '$(cat "$out")' $(tail -n3 "$log")"
+}
+
+check_run_stdio() {
+	head -c 3000000 /dev/urandom >"$E2E_WORK/stdin.bin"
+	STDIN=$E2E_WORK/stdin.bin krun run-cat -- cat
+	check "kiln run: stdin to stdout is binary-safe (3 MB through cat)" \
+		"$([ "$rc" = 0 ] && cmp -s "$E2E_WORK/stdin.bin" "$out"; echo $?)" \
+		"exit $rc, $(stat -c %s "$out") bytes out; $(tail -n3 "$log")"
+	krun run-split -- sh -c 'echo to-out; echo to-err >&2; exit 3'
+	check "kiln run: stdout and stderr stay separate" \
+		"$([ "$rc" = 3 ] && [ "$(cat "$out")" = to-out ] && grep -qx to-err "$log" && ! grep -q to-err "$out"; echo $?)" \
+		"exit $rc, out '$(cat "$out")', err '$(cat "$log")'"
+	# A pipe, as in the README: echo hi | kiln run ... -- cat
+	printf 'hi\n' | timeout 300 "$KILN" run --rootfs "$ROOT" -- cat >"$E2E_WORK/pipe.out" 2>&1
+	check "kiln run: echo hi | kiln run -- cat" "$([ "$(cat "$E2E_WORK/pipe.out")" = hi ]; echo $?)" \
+		"got '$(cat "$E2E_WORK/pipe.out")'"
+}
+
+check_run_fs() {
+	local big=${KILN_FS_BIG_BYTES:-1073741824} hmd5 v
+	echo "SECRET-$RANDOM" >/run/kiln-outside-secret
+	cp "$TOP/tests/e2e/fs-suite.sh" "$ROOT/root/fs-suite.sh"
+	cp "$IMAGES"/debs/hello_*.deb "$ROOT/root/" 2>/dev/null
+	head -c 8000000 /dev/urandom >"$ROOT/root/hostfile"
+	hmd5=$(md5sum <"$ROOT/root/hostfile" | cut -d" " -f1)
+	krun run-fs -e KILN_FS_BIG="$big" -- /root/fs-suite.sh
+	while read -r line; do
+		case $line in
+		FS-PASS*) ok "guest fs: ${line#FS-PASS }" ;;
+		FS-FAIL*) bad "guest fs: ${line#FS-FAIL }" "" ;;
+		esac
+	done <"$out"
+	check "guest fs: the suite ran to the end" "$(grep -q FS-DONE "$out"; echo $?)" \
+		"exit $rc: $(tail -n5 "$log")"
+	v=$(sed -n 's/^FS-VALUE hostfile_md5 //p' "$out")
+	check "guest fs: a file written on the host reads the same in the guest" \
+		"$([ "$v" = "$hmd5" ]; echo $?)" "host $hmd5, guest $v"
+	v=$(sed -n 's/^FS-VALUE bigfile_md5 //p' "$out")
+	check "guest fs: a $((big >> 20)) MiB file written in the guest has the same checksum on the host" \
+		"$([ -n "$v" ] && [ "$v" = "$(md5sum <"$ROOT/kiln-fs-test/bigfile" | cut -d" " -f1)" ]; echo $?)" \
+		"guest '$v'"
+	check "guest fs: mmap shared writes reach the host file" \
+		"$([ "$(dd if="$ROOT/kiln-fs-test/mm" bs=1 skip=100 count=8 2>/dev/null)" = MMAPDATA ]; echo $?)" \
+		"host reads '$(dd if="$ROOT/kiln-fs-test/mm" bs=1 skip=100 count=8 2>/dev/null)'"
+	check "guest fs: chown is real on the host" \
+		"$([ "$(stat -c %u:%g "$ROOT/kiln-fs-test/a")" = 1234:5678 ]; echo $?)" \
+		"$(stat -c %u:%g "$ROOT/kiln-fs-test/a")"
+	rm -rf "$ROOT/kiln-fs-test"
+}
+
+check_run_volume() {
+	local share=$TMPDIR/share
+	mkdir -p "$share" && echo from-host >"$share/in"
+	krun run-vol -v "$share:data" -v "$share:dataro:ro" -- sh -c \
+		'mkdir -p /mnt/a /mnt/b && mount -t virtiofs data /mnt/a && mount -t virtiofs dataro /mnt/b &&
+		 cat /mnt/a/in && echo from-guest >/mnt/a/out && ! echo x 2>/dev/null >/mnt/b/nope'
+	check "kiln run -v: shares by tag, read-write and read-only" \
+		"$([ "$rc" = 0 ] && grep -qx from-host "$out" && [ "$(cat "$share/out")" = from-guest ] && [ ! -e "$share/nope" ]; echo $?)" \
+		"exit $rc, out '$(cat "$out")' $(tail -n3 "$log")"
+}
+
+check_run_abi() { # the installed header and libkrun.so.1, as crun uses them
+	local inst=$E2E_WORK/inst lib
+	lib=$(find "$inst" -name libkrun.so.1 | head -n1)
+	check "install: libkrun.so.1, libkrun.h and libkrun.pc are installed" \
+		"$([ -n "$lib" ] && [ -f "$inst/usr/local/include/libkrun.h" ] && find "$inst" -name libkrun.pc | grep -q .; echo $?)" \
+		"$(find "$inst" | head -20)"
+	LD_LIBRARY_PATH=$(dirname "$lib") timeout 300 "$E2E_WORK/abi-client" "$ROOT" /bin/sh -c \
+		'[ "$KILN_ABI" = yes ] && exit 7' >"$E2E_WORK/abi.out" 2>&1
+	rc=$?
+	check "libkrun client (dlopen libkrun.so.1): set_root, set_exec, start_enter exits 7" \
+		"$([ "$rc" = 7 ]; echo $?)" "exit $rc: $(tail -n3 "$E2E_WORK/abi.out")"
+}
+
+check_containers() {
+	if [ ! -x "$ROOT/bin/sh" ]; then
+		bad "kiln run" "no Debian root at $ROOT (make setup: scripts/rootfs.sh)"
+		return
+	fi
+	check_run_status
+	check_run_env
+	check_run_stdio
+	check_run_volume
+	check_run_abi
+	check_run_fs
+}
