@@ -42,4 +42,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o);
 int cli_apply(int ctx, struct cli_opts *o);
 void cli_free(struct cli_opts *o);
 
+/* kiln gpu-serve ARGS... (argv[0] is "gpu-serve"): the exit status. */
+int cli_gpu_serve(int argc, char **argv);
+
 #endif

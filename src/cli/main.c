@@ -19,6 +19,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: kiln [options]\n"
+		"       kiln gpu-serve --socket PATH [options]   serve the GPU (Venus) to local "
+		"clients\n"
 		"  --cpus N                 number of vCPUs (default 1)\n"
 		"  --memory SIZE            guest RAM in MiB, or with an M/G suffix (default 512)\n"
 		"  --kernel PATH            Linux kernel (bzImage or ELF vmlinux), required\n"
@@ -81,6 +83,8 @@ int main(int argc, char **argv)
 	struct cli_opts o;
 	int ctx, ret;
 
+	if (argc > 1 && !strcmp(argv[1], "gpu-serve"))
+		return cli_gpu_serve(argc - 1, argv + 1);
 	ret = cli_parse(argc, argv, &o);
 	if (ret == CLI_HELP) {
 		usage(stdout);
