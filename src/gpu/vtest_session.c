@@ -469,7 +469,8 @@ static int do_create_blob(struct session *s, const struct vtest_req *r)
 		s->lib->resource_unref(id);
 		id_free(&s->resources, id);
 		return fail(s, -EIO,
-			    ret ? "virglrenderer could not export a blob resource"
+			    ret ? "virglrenderer could not export a blob resource (a host driver "
+				  "without dma-buf export needs the host-memory bridge)"
 				: "the host driver exported a blob as an opaque fd, which a "
 				  "client cannot map: serve with the host-memory bridge (no "
 				  "--no-bridge)");

@@ -83,6 +83,24 @@ second_server() {
 		compute_test
 }
 
+# The socket of a server killed outright is taken over by the next one.
+stale_socket() {
+	sock=$GPU_TMP/stale.sock
+	gpu_serve "$sock" "$GPU_TMP/stale.log"
+	pid=$!
+	gpu_wait_socket "$sock" $pid || return 1
+	kill -KILL $pid
+	wait $pid
+	[ -S "$sock" ] || return 1
+	gpu_serve "$sock" "$GPU_TMP/stale.log"
+	pid=$!
+	gpu_wait_socket "$sock" $pid || return 1
+	GPU_SOCK=$sock compute_test
+	rc=$?
+	kill -TERM $pid
+	wait $pid && [ $rc -eq 0 ]
+}
+
 # One line, naming what is missing, when virglrenderer cannot be loaded.
 no_virglrenderer() {
 	gpu_serve "$GPU_TMP/none.sock" "$GPU_TMP/none.log" --virglrenderer "$GPU_TMP/libnone.so"
@@ -135,6 +153,7 @@ check "venus test-backend-ops ROPE" 120 backend_ops -o ROPE -p 'type=f32,ne_a=\[
 check "venus two clients at once" 120 both
 check "gpu-serve drops hostile clients, serves others" 120 hostile_clients
 check "gpu-serve refuses a live socket" 60 second_server
+check "gpu-serve replaces a stale socket" 60 stale_socket
 check "gpu-serve without virglrenderer: one message" 30 no_virglrenderer
 check "gpu-serve SIGTERM stops clients, removes the socket" 60 sigterm
 
