@@ -125,10 +125,10 @@ int cli_gpu_serve(int argc, char **argv)
 	}
 	ret = gpu_serve(&c.serve);
 	if (ret) {
-		/* Also on stderr when messages go to a file: the server did not start. */
-		pr_err("gpu-serve: %s", c.serve.error);
+		/* On stderr even when messages go to a file: the server did not start. */
+		fprintf(stderr, "kiln gpu-serve: %s\n", c.serve.error);
 		if (c.log_file)
-			fprintf(stderr, "kiln gpu-serve: %s\n", c.serve.error);
+			pr_err("gpu-serve: %s", c.serve.error);
 		return 1;
 	}
 	return 0;
