@@ -5,7 +5,8 @@
 #
 # Usage: bench/gpu/device-run.sh CARRY OUTDIR
 #   CARRY holds debs/ (scripts/gpu-deps.sh's, less the lavapipe-only LLVM)
-#   and build/ (bench/gpu/kiln-vkbench, src/gpu/ layer and manifest).
+#   and build/ (kiln and libkiln.so*, the server; bench/gpu/kiln-vkbench;
+#   src/gpu/ layer and manifest).
 set -u
 CARRY=$(cd "$1" && pwd)
 OUT=$2

@@ -1,6 +1,7 @@
 #!/bin/sh
 # kiln-vkbench on the host's Vulkan driver, natively and through a Venus
-# server on a socket, then "gpu venus/native <metric> = R" for each figure.
+# server on a socket (kiln gpu-serve), then "gpu venus/native <metric> = R"
+# for each figure.
 #
 # Usage: bench/gpu/run.sh     (BUILD, GPU_ROOT, GPU_HOST_ICD as in tests/gpu/lib.sh;
 #                              KILN_BENCH_N: elements of the FMA dispatch)

@@ -83,4 +83,7 @@ int run_parse(int argc, char **argv, struct run_opts *o);
 int run_apply(int ctx, struct run_opts *o);
 void run_free(struct run_opts *o);
 
+/* kiln gpu-serve ARGS... (argv[0] is "gpu-serve"): the exit status. */
+int cli_gpu_serve(int argc, char **argv);
+
 #endif

@@ -20,6 +20,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: kiln [options]          a VM, with krunkit's/vfkit's options\n"
 		"       kiln run --help         one command in a microVM on a root directory\n"
+		"       kiln gpu-serve --socket PATH [options]   serve the GPU (Venus) to local "
+		"clients\n"
 		"  --cpus N                 number of vCPUs (default 1)\n"
 		"  --memory SIZE            guest RAM in MiB, or with an M/G suffix (default 512)\n"
 		"  --kernel PATH            Linux kernel (bzImage or ELF vmlinux), required\n"
@@ -139,6 +141,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "run"))
 		return run_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "gpu-serve"))
+		return cli_gpu_serve(argc - 1, argv + 1);
 	ret = cli_parse(argc, argv, &o);
 	if (ret == CLI_HELP) {
 		usage(stdout);

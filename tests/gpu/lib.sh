@@ -1,6 +1,6 @@
 # shellcheck shell=sh disable=SC2034
-# Shared by tests/gpu/run.sh and bench/gpu/run.sh: start a Venus server on
-# a socket and run programs as its clients, or natively.
+# Shared by tests/gpu/run.sh and bench/gpu/run.sh: start a Venus server
+# (kiln gpu-serve) on a socket and run programs as its clients, or natively.
 #
 # Inputs (environment): GPU_ROOT (sid userspace from scripts/gpu-deps.sh),
 # BUILD (meson build dir), GPU_HOST_ICD (host driver manifest; lavapipe from
@@ -21,7 +21,7 @@ gpu_require() {
 		echo "gpu: $GPU_ROOT is missing; run scripts/gpu-deps.sh" >&2
 		exit 2
 	fi
-	for f in "$BUILD/bench/gpu/kiln-vkbench" "$BUILD/src/gpu/kiln_hostmem_layer.json"; do
+	for f in "$BUILD/kiln" "$BUILD/bench/gpu/kiln-vkbench" "$BUILD/src/gpu/kiln_hostmem_layer.json"; do
 		if [ ! -e "$f" ]; then
 			echo "gpu: $f is missing; build first (make)" >&2
 			exit 2
@@ -39,21 +39,36 @@ EOS
 	chmod +x "$GPU_TMP/render_server"
 }
 
-# Serves Venus on $GPU_SOCK; the bridge layer is a no-op on drivers that
-# export dma-bufs, so it is always enabled.
+# gpu_serve SOCKET LOG [ARGS...]: kiln gpu-serve on SOCKET in the background
+# (pid in $!), through sid's loader so that it can load sid's virglrenderer.
+# It puts the bridge layer (a no-op on drivers that export dma-bufs) into
+# the render server itself, from the build tree.
+gpu_serve() {
+	sock=$1 log=$2
+	shift 2
+	RENDER_SERVER_EXEC_PATH=$GPU_TMP/render_server \
+	VK_DRIVER_FILES=$GPU_HOST_ICD \
+		"$GPU_ROOT/run" "$BUILD/kiln" gpu-serve --socket "$sock" --log-level 3 "$@" \
+		>>"$log" 2>&1 &
+}
+
+# gpu_wait_socket SOCKET PID: wait for the server PID to listen on SOCKET.
+gpu_wait_socket() {
+	for _ in $(seq 50); do
+		[ -S "$1" ] && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# Serves Venus on $GPU_SOCK.
 gpu_start_server() {
 	gpu_render_server_wrapper
 	rm -f "$GPU_SOCK"
-	RENDER_SERVER_EXEC_PATH=$GPU_TMP/render_server \
-	VK_DRIVER_FILES=$GPU_HOST_ICD \
-	VK_LAYER_PATH=$BUILD/src/gpu VK_INSTANCE_LAYERS=VK_LAYER_KILN_hostmem \
-		"$GPU_ROOT/run" virgl_test_server --venus --no-virgl \
-		--socket-path "$GPU_SOCK" >"$GPU_TMP/server.log" 2>&1 &
+	gpu_serve "$GPU_SOCK" "$GPU_TMP/server.log"
 	GPU_SERVER_PID=$!
-	for _ in $(seq 50); do
-		[ -S "$GPU_SOCK" ] && return 0
-		sleep 0.1
-	done
+	gpu_wait_socket "$GPU_SOCK" "$GPU_SERVER_PID" && return 0
 	echo "gpu: server did not come up:" >&2
 	cat "$GPU_TMP/server.log" >&2
 	return 1

@@ -1,8 +1,11 @@
 #!/bin/sh
-# GPU tests over the vtest socket with sid's Mesa Venus driver on the host's
-# Vulkan driver (lavapipe in CI): vulkaninfo, the project's compute test with
-# host-visible buffers, and llama.cpp's test-backend-ops on the Venus device.
-# All of these need the host-memory bridge on drivers without dma-buf export.
+# GPU tests over the vtest socket served by kiln gpu-serve, with sid's Mesa
+# Venus driver on the host's Vulkan driver (lavapipe in CI): vulkaninfo, the
+# project's compute test with host-visible buffers, and llama.cpp's
+# test-backend-ops on the Venus device (all of which need the host-memory
+# bridge on drivers without dma-buf export); then the server itself: hostile
+# clients are dropped while others are served, a live socket is not taken
+# over, a missing virglrenderer is said so, SIGTERM removes the socket.
 #
 # Usage: tests/gpu/run.sh      (BUILD, GPU_ROOT, GPU_HOST_ICD as in lib.sh)
 set -u
@@ -56,6 +59,83 @@ both() {
 	wait $a && wait $b
 }
 
+# Clients that break the protocol in different ways are each dropped (the
+# server says why in its log) while a good client's compute test runs, and
+# the server still serves afterwards.
+hostile_clients() {
+	compute_test & good=$!
+	for scenario in garbage oversize no-context bad-submit; do
+		python3 tests/gpu/vtest_client.py "$GPU_SOCK" $scenario || return 1
+	done
+	wait $good || return 1
+	cat "$GPU_TMP/server.log" >&2
+	[ "$(grep -c "('vtest_client.py') dropped: " "$GPU_TMP/server.log")" -eq 3 ] &&
+		grep -q "('?') dropped: unknown or unsupported command" "$GPU_TMP/server.log" &&
+		compute_test
+}
+
+# A second server on a live socket refuses to start and leaves it alone.
+second_server() {
+	gpu_serve "$GPU_SOCK" "$GPU_TMP/second.log"
+	wait $! && return 1
+	cat "$GPU_TMP/second.log" >&2
+	grep -q 'another server is listening' "$GPU_TMP/second.log" && [ -S "$GPU_SOCK" ] &&
+		compute_test
+}
+
+# The socket of a server killed outright is taken over by the next one.
+stale_socket() {
+	sock=$GPU_TMP/stale.sock
+	gpu_serve "$sock" "$GPU_TMP/stale.log"
+	pid=$!
+	gpu_wait_socket "$sock" $pid || return 1
+	kill -KILL $pid
+	wait $pid
+	[ -S "$sock" ] || return 1
+	gpu_serve "$sock" "$GPU_TMP/stale.log"
+	pid=$!
+	# The stale file is there already: wait for the server to say it serves.
+	for _ in $(seq 100); do
+		[ "$(grep -c "serving Venus on $sock" "$GPU_TMP/stale.log")" -eq 2 ] && break
+		kill -0 $pid || return 1
+		sleep 0.1
+	done
+	GPU_SOCK=$sock compute_test
+	rc=$?
+	kill -TERM $pid
+	wait $pid && [ $rc -eq 0 ]
+}
+
+# One line, naming what is missing, when virglrenderer cannot be loaded.
+no_virglrenderer() {
+	gpu_serve "$GPU_TMP/none.sock" "$GPU_TMP/none.log" --virglrenderer "$GPU_TMP/libnone.so"
+	wait $! && return 1
+	cat "$GPU_TMP/none.log" >&2
+	[ "$(wc -l <"$GPU_TMP/none.log")" -eq 1 ] &&
+		grep -q 'virglrenderer >= 1.0 not found: .*libnone.so' "$GPU_TMP/none.log" &&
+		[ ! -e "$GPU_TMP/none.sock" ]
+}
+
+# SIGTERM stops a server with a client connected: it exits 0, the client's
+# process ends (the client sees its connection close) and the socket is gone.
+sigterm() {
+	sock=$GPU_TMP/term.sock
+	gpu_serve "$sock" "$GPU_TMP/term.log"
+	pid=$!
+	gpu_wait_socket "$sock" $pid || return 1
+	python3 tests/gpu/vtest_client.py "$sock" hold >"$GPU_TMP/hold.out" & client=$!
+	for _ in $(seq 100); do
+		grep -q sent "$GPU_TMP/hold.out" && break
+		sleep 0.1
+	done
+	sleep 0.5 # for the server to fork and read
+	kill -TERM $pid
+	wait $pid || return 1
+	wait $client || return 1
+	cat "$GPU_TMP/term.log" >&2
+	[ ! -e "$sock" ]
+}
+
 if [ "${1:-}" = --call ]; then
 	shift
 	"$@"
@@ -76,6 +156,11 @@ check "venus test-backend-ops MUL_MAT" 240 backend_ops -o MUL_MAT \
 check "venus test-backend-ops SOFT_MAX" 120 backend_ops -o SOFT_MAX -p 'type=f32,ne=\[16,16,1,1\]'
 check "venus test-backend-ops ROPE" 120 backend_ops -o ROPE -p 'type=f32,ne_a=\[128,32,2,1\]'
 check "venus two clients at once" 120 both
+check "gpu-serve drops hostile clients, serves others" 120 hostile_clients
+check "gpu-serve refuses a live socket" 60 second_server
+check "gpu-serve replaces a stale socket" 60 stale_socket
+check "gpu-serve without virglrenderer: one message" 30 no_virglrenderer
+check "gpu-serve SIGTERM stops clients, removes the socket" 60 sigterm
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
