@@ -12,11 +12,13 @@ enum cli_dev_type {
 	CLI_DEV_BLK,
 	CLI_DEV_RNG,
 	CLI_DEV_SERIAL,
+	CLI_DEV_FS,
 };
 
 struct cli_device {
 	enum cli_dev_type type;
-	const char *path; /* blk: image; serial: log file (NULL = stdio) */
+	const char *path; /* blk: image; serial: log file (NULL = stdio); fs: shared dir */
+	const char *tag;  /* fs: mountTag */
 	bool read_only;
 };
 

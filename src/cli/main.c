@@ -30,6 +30,7 @@ static void usage(FILE *f)
 		"  --device SPEC            add a device (repeatable):\n"
 		"      virtio-blk,path=FILE[,readonly]\n"
 		"      virtio-rng\n"
+		"      virtio-fs,sharedDir=DIR,mountTag=TAG[,readonly]\n"
 		"      virtio-serial,stdio | virtio-serial,logFilePath=FILE\n"
 		"  --krun-log-level N       0 (off) .. 5 (trace); default 2 (warnings)\n"
 		"  --log-file PATH          kiln's own messages go to PATH (appended)\n"

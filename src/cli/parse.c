@@ -129,6 +129,16 @@ static int dev_key(struct cli_opts *o, struct cli_device *d, const char *type, c
 		d->path = NULL;
 	} else if (d->type == CLI_DEV_SERIAL && !strcmp(kv, "logFilePath") && val && *val) {
 		d->path = val;
+	} else if (d->type == CLI_DEV_FS && !strcmp(kv, "sharedDir") && val && *val) {
+		d->path = val;
+	} else if (d->type == CLI_DEV_FS && !strcmp(kv, "mountTag") && val && *val) {
+		if (strlen(val) > KILN_FS_TAG_MAX)
+			return fail(o, "%s: mountTag is longer than %d characters", type,
+				    KILN_FS_TAG_MAX);
+		d->tag = val;
+	} else if (d->type == CLI_DEV_FS && !strcmp(kv, "readonly")) {
+		if (parse_bool(val, &d->read_only))
+			return fail(o, "%s: readonly takes on/off, not '%s'", type, val);
 	} else {
 		return fail(o, "%s: unknown or incomplete option '%s'", type, kv);
 	}
@@ -142,11 +152,15 @@ static const struct {
 	{ "virtio-blk", CLI_DEV_BLK },
 	{ "virtio-rng", CLI_DEV_RNG },
 	{ "virtio-serial", CLI_DEV_SERIAL },
+	{ "virtio-fs", CLI_DEV_FS },
 };
 
 /* krunkit's other device types: known, not implemented yet, refused by name. */
 static const char *const dev_later[] = {
-	"virtio-net", "virtio-vsock", "virtio-fs", "virtio-gpu", "virtio-input",
+	"virtio-net",
+	"virtio-vsock",
+	"virtio-gpu",
+	"virtio-input",
 };
 
 static int parse_device_in(struct cli_opts *o, struct cli_device *d, char *copy, const char *spec)
@@ -172,6 +186,8 @@ static int parse_device_in(struct cli_opts *o, struct cli_device *d, char *copy,
 	}
 	if (d->type == CLI_DEV_BLK && !d->path)
 		return fail(o, "virtio-blk needs path=FILE");
+	if (d->type == CLI_DEV_FS && (!d->path || !d->tag))
+		return fail(o, "virtio-fs needs sharedDir=DIR and mountTag=TAG");
 	return 0;
 }
 
@@ -409,6 +425,9 @@ int cli_apply(int ctx, struct cli_opts *o)
 			break;
 		case CLI_DEV_RNG:
 			ret = kiln_add_rng(ctx);
+			break;
+		case CLI_DEV_FS:
+			ret = krun_add_virtiofs3(ctx, d->tag, d->path, 0, d->read_only);
 			break;
 		case CLI_DEV_SERIAL:
 			if (serial_seen)

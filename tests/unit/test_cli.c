@@ -116,6 +116,14 @@ static void test_krunkit(void)
 			      "virtio-net,unixSocketPath=/s,mac=5a:94:ef:e4:0c:ee", NULL };
 	const char *rest[] = { "--kernel", "k", "--restful-uri", "tcp://localhost:8081", NULL };
 	const char *bad_bl[] = { "--bootloader", "grub,foo", NULL };
+	const char *fs[] = { "--kernel", "k", "--device",
+			     "virtio-fs,sharedDir=/srv/x,mountTag=data,readonly", NULL };
+	const char *fs_notag[] = { "--kernel", "k", "--device", "virtio-fs,sharedDir=/srv/x",
+				   NULL };
+	const char *fs_longtag[] = {
+		"--kernel", "k", "--device",
+		"virtio-fs,sharedDir=/x,mountTag=0123456789012345678901234567890123456", NULL
+	};
 
 	CHECK(parse(&o, linux_bl) == 0, "linux bootloader: %s", o.error);
 	CHECK(o.kernel && !strcmp(o.kernel, "k"), "bootloader kernel");
@@ -131,6 +139,13 @@ static void test_krunkit(void)
 	expect_error(net, "virtio-net is not supported");
 	expect_error(rest, "REST API");
 	expect_error(bad_bl, "linux or efi");
+	CHECK(parse(&o, fs) == 0 && o.ndev == 1 && o.dev[0].type == CLI_DEV_FS &&
+		      !strcmp(o.dev[0].path, "/srv/x") && !strcmp(o.dev[0].tag, "data") &&
+		      o.dev[0].read_only,
+	      "virtio-fs device: %s", o.error);
+	cli_free(&o);
+	expect_error(fs_notag, "virtio-fs needs sharedDir=DIR and mountTag=TAG");
+	expect_error(fs_longtag, "longer than 36");
 }
 
 static void test_help(void)
