@@ -131,7 +131,6 @@ static int take_strings(struct init_config *c, const struct json_value *obj, con
 			const char *where, int (*add)(struct init_config *, const char *))
 {
 	const struct json_value *v = member(obj, key), *e;
-	int ret;
 
 	if (!v)
 		return 0;
@@ -139,6 +138,8 @@ static int take_strings(struct init_config *c, const struct json_value *obj, con
 		return fail(c, -EINVAL, "%s%s: expected an array of strings", where, key);
 	e = json_first(v);
 	for (uint32_t i = 0; i < v->count; i++, e = json_next(e)) {
+		int ret;
+
 		if (e->type != JSON_STRING)
 			return fail(c, -EINVAL, "%s%s[%u]: expected a string", where, key, i);
 		ret = add(c, e->str);

@@ -99,7 +99,7 @@ static int hex4(struct parser *ps, unsigned *out)
 /* After "\u": one code point, a surrogate pair taken together; written as UTF-8. */
 static int unicode_escape(struct parser *ps)
 {
-	unsigned cp, lo;
+	unsigned cp = 0, lo = 0;
 	char u[4];
 	size_t n;
 	int ret = hex4(ps, &cp);

@@ -61,6 +61,14 @@ int rlimit_resource(const char *s, size_t len)
 	return -EINVAL;
 }
 
+const char *rlimit_name(int resource)
+{
+	for (size_t i = 0; i < sizeof(resources) / sizeof(resources[0]); i++)
+		if (resources[i].resource == resource)
+			return resources[i].name;
+	return "?";
+}
+
 int rlimit_value(const char *s, size_t len, uint64_t *out)
 {
 	if (word_is(s, len, "unlimited") || word_is(s, len, "infinity") || word_is(s, len, "-1")) {

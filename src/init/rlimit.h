@@ -19,6 +19,9 @@ struct init_rlimit {
 /* "7", "NOFILE", "RLIMIT_NOFILE" (case-insensitive) -> RLIMIT_NOFILE; -EINVAL if unknown. */
 int rlimit_resource(const char *s, size_t len);
 
+/* "NOFILE" for RLIMIT_NOFILE; "?" when unknown. */
+const char *rlimit_name(int resource);
+
 /* A decimal number, or "unlimited", "infinity" or "-1" (RLIM_INFINITY). 0 or -EINVAL. */
 int rlimit_value(const char *s, size_t len, uint64_t *out);
 

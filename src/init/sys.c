@@ -16,9 +16,11 @@
 void init_msg(const char *fmt, ...)
 {
 	char buf[512];
+	static const char prefix[] = "kiln-init: ";
+	int n = sizeof(prefix) - 1, m;
 	va_list ap;
-	int n = snprintf(buf, sizeof(buf), "kiln-init: "), m;
 
+	memcpy(buf, prefix, n);
 	va_start(ap, fmt);
 	m = vsnprintf(buf + n, sizeof(buf) - n - 1, fmt, ap);
 	va_end(ap);

@@ -31,7 +31,8 @@ exec_workload(const struct init_config *c, const sigset_t *mask, bool session)
 		struct rlimit rl = { .rlim_cur = r->cur, .rlim_max = r->max };
 
 		if (setrlimit(r->resource, &rl)) {
-			init_msg("setrlimit %d: %s", r->resource, strerror(errno));
+			init_msg("setrlimit RLIMIT_%s: %s", rlimit_name(r->resource),
+				 strerror(errno));
 			_exit(KILN_EXIT_SETUP);
 		}
 	}

@@ -167,6 +167,8 @@ static void test_rlimit(void)
 	CHECK(RL("7=1:18446744073709551616") == -EINVAL, "limit overflow");
 	CHECK(RL("=1:1") == -EINVAL, "no resource");
 #undef RL
+	CHECK(!strcmp(rlimit_name(RLIMIT_NOFILE), "NOFILE") && !strcmp(rlimit_name(99), "?"),
+	      "names");
 }
 
 struct built {
