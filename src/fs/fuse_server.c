@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -20,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/log.h"
 #include "virtio/queue.h"
 
 /* Oldest protocol we speak: 7.27 (Linux 4.19); what the guest gets is min(its, ours). */
@@ -73,6 +75,8 @@ struct fuse_server {
 	struct node *root;
 	uint32_t minor;
 	bool writeback;
+	/* fds held for the guest (nodes and handles), and the most it may make us hold. */
+	unsigned long nfds, max_fds;
 };
 
 /* ---- iov helpers ---- */
@@ -154,6 +158,7 @@ static void node_maybe_free(struct fuse_server *s, struct node *n)
 	node_unlink(s, n);
 	close(n->fd);
 	free(n);
+	s->nfds--;
 }
 
 /* Take a reference for the duration of a request; NULL if the guest named no such node. */
@@ -180,13 +185,15 @@ static void node_put(struct fuse_server *s, struct node *n)
 }
 
 /*
- * The node for an inode just opened as fd (O_PATH, stat in st), with one more
- * guest reference. Consumes fd. NULL when out of memory.
+ * The id of the node for an inode just opened as fd (O_PATH, stat in st),
+ * with one more guest reference; 0 when out of memory or over the limit.
+ * Consumes fd. The id, not the node: a FORGET may free the node at once.
  */
-static struct node *node_add(struct fuse_server *s, int fd, const struct stat *st)
+static uint64_t node_add(struct fuse_server *s, int fd, const struct stat *st)
 {
 	unsigned h = hash_ino(st->st_dev, st->st_ino);
 	struct node *n;
+	uint64_t id;
 
 	pthread_mutex_lock(&s->lock);
 	for (n = s->by_ino[h]; n; n = n->next_ino)
@@ -194,16 +201,18 @@ static struct node *node_add(struct fuse_server *s, int fd, const struct stat *s
 			break;
 	if (n) {
 		n->nlookup++;
+		id = n->id;
 		pthread_mutex_unlock(&s->lock);
 		close(fd);
-		return n;
+		return id;
 	}
-	n = calloc(1, sizeof(*n));
+	n = s->nfds < s->max_fds ? calloc(1, sizeof(*n)) : NULL;
 	if (!n) {
 		pthread_mutex_unlock(&s->lock);
 		close(fd);
-		return NULL;
+		return 0;
 	}
+	s->nfds++;
 	n->id = s->next_node++;
 	n->fd = fd;
 	n->dev = st->st_dev;
@@ -214,8 +223,9 @@ static struct node *node_add(struct fuse_server *s, int fd, const struct stat *s
 	s->by_id[hash64(n->id)] = n;
 	n->next_ino = s->by_ino[h];
 	s->by_ino[h] = n;
+	id = n->id;
 	pthread_mutex_unlock(&s->lock);
-	return n;
+	return id;
 }
 
 static void node_forget(struct fuse_server *s, uint64_t id, uint64_t count)
@@ -255,6 +265,7 @@ static void handle_unlink_free(struct fuse_server *s, struct handle *h)
 	close(h->fd);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
+	s->nfds--;
 }
 
 static void handle_put(struct fuse_server *s, struct handle *h)
@@ -280,6 +291,14 @@ static uint64_t handle_add(struct fuse_server *s, int fd, bool dir)
 	h->dir = dir;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_mutex_lock(&s->lock);
+	if (s->nfds >= s->max_fds) {
+		pthread_mutex_unlock(&s->lock);
+		pthread_mutex_destroy(&h->lock);
+		free(h);
+		close(fd);
+		return 0;
+	}
+	s->nfds++;
 	h->id = s->next_handle++;
 	h->next = s->handles[hash64(h->id)];
 	s->handles[hash64(h->id)] = h;
@@ -425,19 +444,31 @@ static void fill_entry(struct fuse_entry_out *e, uint64_t id, const struct stat 
 }
 
 /* Look name up in parent and fill *e (taking a guest reference). */
-static int do_lookup(struct fuse_server *s, struct node *parent, const char *name,
-		     struct fuse_entry_out *e)
+/* A lookup of an overlay name: its index, used up if it is one-shot; -1 if none. */
+static int overlay_take(struct fuse_server *s, const char *name)
+{
+	int i;
+
+	pthread_mutex_lock(&s->lock);
+	i = overlay_find(s, name);
+	if (i >= 0 && s->cfg.overlays[i].one_shot)
+		s->overlay_gone[i] = true;
+	pthread_mutex_unlock(&s->lock);
+	return i;
+}
+
+/* Look name up in parent and fill *e (taking a guest reference); overlays too if asked. */
+static int lookup_in(struct fuse_server *s, struct node *parent, const char *name,
+		     struct fuse_entry_out *e, bool overlays)
 {
 	struct stat st;
-	struct node *n;
+	uint64_t id;
 	int fd, ret;
 
-	if (parent == s->root) {
-		int i = overlay_find(s, name);
+	if (overlays && parent == s->root) {
+		int i = overlay_take(s, name);
 
 		if (i >= 0) {
-			if (s->cfg.overlays[i].one_shot)
-				s->overlay_gone[i] = true;
 			overlay_stat(s, i, &st);
 			fill_entry(e, OVERLAY_BASE + i, &st);
 			return 0;
@@ -451,11 +482,17 @@ static int do_lookup(struct fuse_server *s, struct node *parent, const char *nam
 		close(fd);
 		return ret;
 	}
-	n = node_add(s, fd, &st);
-	if (!n)
-		return -ENOMEM;
-	fill_entry(e, n->id, &st);
+	id = node_add(s, fd, &st);
+	if (!id)
+		return -ENFILE;
+	fill_entry(e, id, &st);
 	return 0;
+}
+
+static int do_lookup(struct fuse_server *s, struct node *parent, const char *name,
+		     struct fuse_entry_out *e)
+{
+	return lookup_in(s, parent, name, e, true);
 }
 
 /* Give a new file to the caller (we create as ourselves: root can, others keep theirs). */
@@ -788,7 +825,7 @@ static uint32_t op_link(struct req *r, struct node *newparent)
 static int open_flags(struct fuse_server *s, uint32_t flags)
 {
 	/* O_DIRECT would make the host demand aligned guest buffers; the guest's cache decides. */
-	int f = flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_PATH | O_DIRECT);
+	int f = (flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_PATH | O_DIRECT)) | O_NOCTTY;
 
 	/* With the guest's write-back cache, it may read pages of a file opened write-only. */
 	if (s->writeback) {
@@ -830,8 +867,56 @@ static uint32_t op_open(struct req *r, struct node *n, bool dir)
 		return reply_err(r, fd);
 	out.fh = handle_add(r->s, fd, dir);
 	if (!out.fh)
-		return reply_err(r, ENOMEM);
+		return reply_err(r, ENFILE);
+	/* Keep the guest's page cache across opens (executables, libraries): it is
+	 * dropped when the file's size or mtime changes (FUSE_AUTO_INVAL_DATA). */
+	if (!dir)
+		out.open_flags = FOPEN_KEEP_CACHE;
 	return reply(r, 0, &out, sizeof(out));
+}
+
+/*
+ * CREATE's open: a new file (given to the caller), or, without O_EXCL, an
+ * existing one, which must be a regular file: a device node or FIFO the guest
+ * made is never opened on the host, whatever the race. An fd or -errno.
+ */
+static int open_or_create(struct req *r, struct node *parent, const char *name, uint32_t gflags,
+			  uint32_t mode)
+{
+	int flags = open_flags(r->s, gflags) | O_NOFOLLOW | O_CLOEXEC;
+	struct stat st, dst;
+	int fd, pfd;
+
+	fd = openat(parent->fd, name, flags | O_CREAT | O_EXCL, mode & 07777);
+	if (fd >= 0) {
+		gid_t gid = stat_fd(parent->fd, &dst) == 0 && (dst.st_mode & S_ISGID) ? dst.st_gid
+										      : r->h.gid;
+
+		/* On failure the file stays ours: it exists, which is what matters. */
+		if (r->s->as_root && fchown(fd, r->h.uid, gid) < 0)
+			pr_debug("fs: cannot give a new file to %u:%u", r->h.uid, gid);
+		return fd;
+	}
+	if (errno != EEXIST || (gflags & O_EXCL))
+		return -errno;
+	pfd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	if (stat_fd(pfd, &st)) {
+		close(pfd);
+		return -ENOENT;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(pfd);
+		return S_ISDIR(st.st_mode) ? -EISDIR : -ENXIO;
+	}
+	{
+		struct node tmp = { .fd = pfd };
+
+		fd = reopen(r->s, &tmp, flags);
+	}
+	close(pfd);
+	return fd;
 }
 
 static uint32_t op_create(struct req *r, struct node *parent)
@@ -844,7 +929,6 @@ static uint32_t op_create(struct req *r, struct node *parent)
 		struct fuse_open_out o;
 	} out;
 	const char *name;
-	struct stat dst;
 	int fd, ret;
 
 	if (r->arglen < sizeof(*in) || !(name = take_name(&p, &left)))
@@ -853,12 +937,9 @@ static uint32_t op_create(struct req *r, struct node *parent)
 		return reply_err(r, ret);
 	if (is_root_id(r->h.nodeid) && overlay_find(r->s, name) >= 0)
 		return reply_err(r, EEXIST);
-	fd = openat(parent->fd, name,
-		    open_flags(r->s, in->flags) | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-		    in->mode & 07777);
+	fd = open_or_create(r, parent, name, in->flags, in->mode);
 	if (fd < 0)
-		return reply_err(r, errno);
-	set_owner(r, parent->fd, name, stat_fd(parent->fd, &dst) ? NULL : &dst);
+		return reply_err(r, fd);
 	memset(&out, 0, sizeof(out));
 	ret = do_lookup(r->s, parent, name, &out.e);
 	if (ret) {
@@ -868,8 +949,9 @@ static uint32_t op_create(struct req *r, struct node *parent)
 	out.o.fh = handle_add(r->s, fd, false);
 	if (!out.o.fh) {
 		node_forget(r->s, out.e.nodeid, 1);
-		return reply_err(r, ENOMEM);
+		return reply_err(r, ENFILE);
 	}
+	out.o.open_flags = FOPEN_KEEP_CACHE;
 	return reply(r, 0, &out, sizeof(out));
 }
 
@@ -893,6 +975,7 @@ static uint32_t op_read(struct req *r)
 	if (size > r->out_cap - sizeof(oh))
 		size = r->out_cap - sizeof(oh);
 	if ((in->fh & OVERLAY_FH) && is_overlay(r->h.nodeid) &&
+	    r->h.nodeid - OVERLAY_BASE < r->s->cfg.noverlays &&
 	    (in->fh & ~OVERLAY_FH) == r->h.nodeid - OVERLAY_BASE) {
 		const struct fuse_overlay *o = &r->s->cfg.overlays[r->h.nodeid - OVERLAY_BASE];
 		uint64_t off = in->offset < o->len ? in->offset : o->len;
@@ -1179,6 +1262,9 @@ static uint32_t op_readdir(struct req *r, struct node *dir, bool plus)
 			struct fuse_dirent *de = plus ? &e.p.dirent : &e.d;
 
 			pos += d->d_reclen;
+			/* Longer names (other host file systems) could not be looked up anyway. */
+			if (nl > NAME_MAX)
+				continue;
 			if (used + esize > cap) {
 				full = true;
 				break;
@@ -1190,7 +1276,7 @@ static uint32_t op_readdir(struct req *r, struct node *dir, bool plus)
 			de->type = d->d_type;
 			memcpy(de->name, d->d_name, nl);
 			if (plus && strcmp(d->d_name, ".") && strcmp(d->d_name, "..") &&
-			    do_lookup(r->s, dir, d->d_name, &e.p.entry_out))
+			    lookup_in(r->s, dir, d->d_name, &e.p.entry_out, false))
 				memset(&e.p.entry_out, 0, sizeof(e.p.entry_out));
 			buf_to_iov(r->out, r->nout, used, &e, esize);
 			used += esize;
@@ -1519,6 +1605,16 @@ void fuse_server_thread_init(void)
 		umask(0);
 }
 
+/* The guest may make us hold this many fds: our limit, less room for the VMM's own. */
+static unsigned long max_guest_fds(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY)
+		return 1 << 20;
+	return rl.rlim_cur > 2048 ? rl.rlim_cur - 1024 : rl.rlim_cur / 2;
+}
+
 int fuse_server_new(const struct fuse_server_config *cfg, struct fuse_server **out)
 {
 	struct fuse_server *s;
@@ -1550,6 +1646,7 @@ int fuse_server_new(const struct fuse_server_config *cfg, struct fuse_server **o
 	}
 	s->cfg = *cfg;
 	s->as_root = geteuid() == 0;
+	s->max_fds = max_guest_fds();
 	clock_gettime(CLOCK_REALTIME, &s->start);
 	pthread_mutex_init(&s->lock, NULL);
 	s->next_node = FUSE_ROOT_ID + 1;

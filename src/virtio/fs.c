@@ -10,6 +10,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <linux/fuse.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>

@@ -258,6 +258,19 @@ static void test_escapes(const char *dir, const char *outside)
 	n = ((const struct fuse_entry_out *)r.data)->nodeid;
 	open_node(n, O_RDONLY, FUSE_OPEN, &err);
 	CHECK(err == -ENXIO, "OPEN of a FIFO is refused (%d)", err);
+	{
+		struct fuse_create_in cin = { .flags = O_RDONLY, .mode = 0644 };
+
+		/* Would block forever (or open a device) if CREATE opened what exists. */
+		r = req_name(FUSE_CREATE, FUSE_ROOT_ID, &cin, sizeof(cin), "fifo");
+		CHECK(r.error == -ENXIO, "CREATE over a FIFO is refused (%d)", r.error);
+		cin.flags = O_RDWR | O_EXCL;
+		r = req_name(FUSE_CREATE, FUSE_ROOT_ID, &cin, sizeof(cin), "f");
+		CHECK(r.error == -EEXIST, "CREATE with O_EXCL on an existing file (%d)", r.error);
+		cin.flags = O_RDWR;
+		r = req_name(FUSE_CREATE, FUSE_ROOT_ID, &cin, sizeof(cin), "f");
+		CHECK(r.error == 0, "CREATE without O_EXCL opens an existing file (%d)", r.error);
+	}
 	if (geteuid() == 0) {
 		mk.mode = S_IFCHR | 0666;
 		mk.rdev = makedev(1, 3); /* /dev/null's numbers; any device would do */
