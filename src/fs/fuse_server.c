@@ -90,30 +90,6 @@ static uint64_t iov_len(const struct iovec *iov, unsigned n)
 	return len;
 }
 
-/* dst := the bytes [skip, skip+len) of iov; returns the segment count (len may end short). */
-static unsigned iov_slice(const struct iovec *iov, unsigned n, uint64_t skip, uint64_t len,
-			  struct iovec *dst, unsigned dmax)
-{
-	unsigned k = 0;
-
-	for (unsigned i = 0; i < n && len && k < dmax; i++) {
-		uint64_t l = iov[i].iov_len;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		l -= skip;
-		if (l > len)
-			l = len;
-		dst[k].iov_base = (uint8_t *)iov[i].iov_base + skip;
-		dst[k++].iov_len = l;
-		len -= l;
-		skip = 0;
-	}
-	return k;
-}
-
 /* ---- tables ---- */
 
 static unsigned hash64(uint64_t v)

@@ -5,29 +5,6 @@
 #include <stddef.h>
 #include <string.h>
 
-/* Point dst at bytes [skip, skip + len) of a segment list; returns how many pieces. */
-static unsigned iov_slice(const struct iovec *src, unsigned n, uint64_t skip, uint64_t len,
-			  struct iovec *dst)
-{
-	unsigned cnt = 0;
-
-	for (unsigned i = 0; i < n && len; i++) {
-		uint64_t l = src[i].iov_len;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		l -= skip;
-		if (l > len)
-			l = len;
-		dst[cnt++] = (struct iovec){ (uint8_t *)src[i].iov_base + skip, l };
-		len -= l;
-		skip = 0;
-	}
-	return cnt;
-}
-
 /* The spec puts the status in the chain's last device-writable byte. */
 static uint8_t *last_writable_byte(const struct virtq_chain *c)
 {
@@ -58,12 +35,12 @@ static uint8_t parse_rw(const struct virtq_chain *c, const struct blk_limits *li
 		if (c->out_len != BLK_HDR_SIZE)
 			return VIRTIO_BLK_S_IOERR;
 		r->len = c->in_len - 1;
-		r->niov = iov_slice(c->in, c->nin, 0, r->len, r->iov);
+		r->niov = iov_slice(c->in, c->nin, 0, r->len, r->iov, VIRTQ_MAX_SEGS);
 	} else {
 		if (lim->read_only || c->in_len != 1)
 			return VIRTIO_BLK_S_IOERR;
 		r->len = c->out_len - BLK_HDR_SIZE;
-		r->niov = iov_slice(c->out, c->nout, BLK_HDR_SIZE, r->len, r->iov);
+		r->niov = iov_slice(c->out, c->nout, BLK_HDR_SIZE, r->len, r->iov, VIRTQ_MAX_SEGS);
 	}
 	if (r->len % BLK_SECTOR_SIZE || !range_ok(lim, r->sector, r->len >> BLK_SECTOR_SHIFT))
 		return VIRTIO_BLK_S_IOERR;
@@ -75,7 +52,7 @@ static uint8_t parse_get_id(const struct virtq_chain *c, struct blk_req *r)
 	if (c->out_len != BLK_HDR_SIZE)
 		return VIRTIO_BLK_S_IOERR;
 	r->len = c->in_len - 1;
-	r->niov = iov_slice(c->in, c->nin, 0, r->len, r->iov);
+	r->niov = iov_slice(c->in, c->nin, 0, r->len, r->iov, VIRTQ_MAX_SEGS);
 	return VIRTIO_BLK_S_OK;
 }
 

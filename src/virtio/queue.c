@@ -306,3 +306,25 @@ uint64_t buf_to_iov(const struct iovec *iov, unsigned n, uint64_t skip, const vo
 {
 	return iov_copy(iov, n, skip, (void *)buf, len, true);
 }
+
+unsigned iov_slice(const struct iovec *src, unsigned n, uint64_t skip, uint64_t len,
+		   struct iovec *dst, unsigned dmax)
+{
+	unsigned cnt = 0;
+
+	for (unsigned i = 0; i < n && len && cnt < dmax; i++) {
+		uint64_t l = src[i].iov_len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		l -= skip;
+		if (l > len)
+			l = len;
+		dst[cnt++] = (struct iovec){ (uint8_t *)src[i].iov_base + skip, l };
+		len -= l;
+		skip = 0;
+	}
+	return cnt;
+}

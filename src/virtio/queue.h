@@ -84,6 +84,11 @@ bool virtq_should_notify(struct virtq *q);
  */
 bool virtq_enable_notify(struct virtq *q);
 
+/* Point dst at bytes [skip, skip + len) of a segment list (at most dmax pieces); returns how many.
+ */
+unsigned iov_slice(const struct iovec *src, unsigned n, uint64_t skip, uint64_t len,
+		   struct iovec *dst, unsigned dmax);
+
 /* Copy helpers over a chain's segments; return bytes copied. */
 uint64_t iov_to_buf(const struct iovec *iov, unsigned n, uint64_t skip, void *buf, uint64_t len);
 uint64_t buf_to_iov(const struct iovec *iov, unsigned n, uint64_t skip, const void *buf,

@@ -25,7 +25,7 @@ if [ -n "${L1_INTERACTIVE:-}" ]; then
 	# The terminal goes straight through: QEMU's serial is the test host's console.
 	"${qemu[@]}" | tee "$console"
 else
-	timeout "${L1_TIMEOUT:-600}" "${qemu[@]}" </dev/null 2>&1 | tee "$console" |
+	timeout "${L1_TIMEOUT:-2700}" "${qemu[@]}" </dev/null 2>&1 | tee "$console" |
 		grep --line-buffered -v -e '^\[ *[0-9.]*\]' -e 'SeaBIOS' -e 'Booting from ROM' |
 		sed -u 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g'
 fi
