@@ -9,7 +9,7 @@ krun() {
 	shift
 	log=$E2E_WORK/$name.err
 	out=$E2E_WORK/$name.out
-	timeout 300 "$KILN" run --rootfs "$ROOT" "$@" <"${STDIN:-/dev/null}" >"$out" 2>"$log"
+	timeout -k 30 300 "$KILN" run --rootfs "$ROOT" "$@" <"${STDIN:-/dev/null}" >"$out" 2>"$log"
 	rc=$?
 }
 
@@ -43,7 +43,7 @@ check_run_stdio() {
 		"$([ "$rc" = 3 ] && [ "$(cat "$out")" = to-out ] && grep -qx to-err "$log" && ! grep -q to-err "$out"; echo $?)" \
 		"exit $rc, out '$(cat "$out")', err '$(cat "$log")'"
 	# A pipe, as in the README: echo hi | kiln run ... -- cat
-	printf 'hi\n' | timeout 300 "$KILN" run --rootfs "$ROOT" -- cat >"$E2E_WORK/pipe.out" 2>&1
+	printf 'hi\n' | timeout -k 30 300 "$KILN" run --rootfs "$ROOT" -- cat >"$E2E_WORK/pipe.out" 2>&1
 	check "kiln run: echo hi | kiln run -- cat" "$([ "$(cat "$E2E_WORK/pipe.out")" = hi ]; echo $?)" \
 		"got '$(cat "$E2E_WORK/pipe.out")'"
 }
