@@ -30,6 +30,17 @@ int32_t kiln_add_rng(uint32_t ctx_id);
 int32_t kiln_set_serial_output(uint32_t ctx_id, int fd);
 
 /*
+ * What SIGINT and SIGTERM to the process do while kiln_run runs. Off (the
+ * default, as krun_start_enter has it): the VM stops at once. On: the first
+ * one asks the guest to shut down in order, as a write to
+ * krun_get_shutdown_eventfd's eventfd does (the ACPI power button: Kiln's
+ * guest init then stops the workload with SIGTERM, and SIGKILL 10 s later);
+ * a second one stops the VM at once, and kiln_run returns 128 + that signal
+ * unless the guest init had reported the workload's status already.
+ */
+int32_t kiln_set_signal_shutdown(uint32_t ctx_id, bool enabled);
+
+/*
  * Run the configured VM and return the exit status instead of exiting
  * (krun_start_enter exits the process): the workload's status when the
  * guest init reported one; else 0: the guest powered off or rebooted,

@@ -675,6 +675,13 @@ KILN_EXPORT int32_t krun_get_shutdown_eventfd(uint32_t ctx_id)
 	END_CTX(fd);
 }
 
+KILN_EXPORT int32_t kiln_set_signal_shutdown(uint32_t ctx_id, bool enabled)
+{
+	WITH_CTX(ctx_id, c);
+	c->cfg.signal_shutdown = enabled;
+	END_CTX(0);
+}
+
 KILN_EXPORT int32_t krun_setuid(uint32_t ctx_id, uid_t uid)
 {
 	WITH_CTX(ctx_id, c);

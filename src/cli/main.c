@@ -65,7 +65,9 @@ static void run_usage(FILE *f)
 		"  --kernel PATH, --initrd PATH, --kernel-cmdline STR\n"
 		"                           another guest kernel (default: the one make setup "
 		"prepared)\n"
-		"  --krun-log-level N, --log-file PATH   kiln's own messages\n");
+		"  --krun-log-level N, --log-file PATH   kiln's own messages\n"
+		"SIGTERM/SIGINT to kiln: the first stops CMD in order (SIGTERM in the guest,\n"
+		"SIGKILL 10 s later), a second stops the VM at once (exit 128 + the signal).\n");
 }
 
 static int open_log(const char *log_file, unsigned level)

@@ -214,6 +214,10 @@ int run_apply(int ctx, struct run_opts *o)
 		return api_fail(o, ret, "--rlimit");
 	if (o->workdir && (ret = krun_set_workdir(ctx, o->workdir)))
 		return api_fail(o, ret, o->workdir);
+	/* SIGTERM/SIGINT stop the workload as container engines do: in order, then at once. */
+	ret = kiln_set_signal_shutdown(ctx, true);
+	if (ret)
+		return api_fail(o, ret, "signal handling");
 	return 0;
 }
 

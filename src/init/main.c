@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "init/abi.h"
+#include "init/input.h"
 #include "init/json.h"
 #include "init/sys.h"
 
@@ -212,11 +213,24 @@ static void set_up_machine(const struct init_config *c)
 	bring_up_lo();
 }
 
+/*
+ * The event devices that report the power button: the machine's as PID 1 (the modules are
+ * loaded and devtmpfs is mounted by now); on a host only where KRUN_INPUT_DIR says (the tests).
+ */
+static size_t open_inputs(bool pid1, int *fds)
+{
+	const char *dir = pid1 ? INPUT_DIR : getenv("KRUN_INPUT_DIR");
+
+	return dir ? input_open_power_keys(dir, fds, INPUT_MAX_FDS) : 0;
+}
+
 /* args: init's arguments after argv[0]. */
 static int run(bool pid1, char **args)
 {
 	struct init_config c;
 	sigset_t set, old;
+	int inputs[INPUT_MAX_FDS];
+	size_t ninputs;
 	pid_t pid;
 	int status;
 
@@ -239,12 +253,16 @@ static int run(bool pid1, char **args)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigprocmask(SIG_BLOCK, &set, &old);
+	/* Before the workload starts: a press once it runs is never missed. */
+	ninputs = open_inputs(pid1, inputs);
 	pid = workload_start(&c, &old, pid1);
 	if (pid < 0) {
 		init_msg("fork: %s", strerror(-pid));
 		status = KILN_EXIT_SETUP;
+		while (ninputs)
+			close(inputs[--ninputs]);
 	} else {
-		status = workload_wait(pid, &set);
+		status = workload_wait(pid, &set, inputs, ninputs);
 	}
 	config_free(&c);
 	return status;

@@ -38,8 +38,10 @@ pid_t workload_start(const struct init_config *c, const sigset_t *mask, bool ses
 
 /*
  * Reap children until pid ends, forwarding SIGTERM and SIGINT to it; waits for the signals in
- * set, which the caller blocks. Its exit status, or 128 + the signal that killed it.
+ * set, which the caller blocks. A power-button press read from one of the ninputs event devices
+ * (input.h), which this takes and closes, asks the workload to stop: SIGTERM, then SIGKILL
+ * INPUT_STOP_GRACE seconds later. Its exit status, or 128 + the signal that killed it.
  */
-int workload_wait(pid_t pid, const sigset_t *set);
+int workload_wait(pid_t pid, const sigset_t *set, int *inputs, size_t ninputs);
 
 #endif

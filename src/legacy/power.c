@@ -71,5 +71,17 @@ int power_create(struct vm *vm)
 		ret = bus_add(&vm->pio, POWER_I8042_PORT, 1, &i8042_ops, vm);
 	if (!ret)
 		ret = bus_add(&vm->pio, POWER_PVPANIC_PORT, 1, &pvpanic_ops, vm);
+	if (!ret)
+		ret = vm_alloc_irq(vm, &vm->ged_gsi);
+	return ret;
+}
+
+/* The GED's interrupt is edge-triggered: one rising edge is one press. */
+int power_button_press(struct vm *vm)
+{
+	int ret = hv_irq_line(&vm->hv, vm->ged_gsi, 1);
+
+	if (!ret)
+		ret = hv_irq_line(&vm->hv, vm->ged_gsi, 0);
 	return ret;
 }

@@ -59,7 +59,12 @@ struct vm_config {
 	unsigned noverlays;
 	int64_t setuid, setgid; /* switched to once devices are open (-1: stay) */
 	bool nested;		/* offer SVM/VMX to the guest */
-	int shutdown_efd;	/* readable: ask the guest to power off (-1: none) */
+	int shutdown_efd;	/* readable: press the power button (-1: none) */
+	/*
+	 * SIGINT/SIGTERM: false, the VM stops at once; true, the first presses the power button and
+	 * a second stops the VM at once, with 128 + that signal as the workload's status.
+	 */
+	bool signal_shutdown;
 	/* Set by the VM: the workload's exit status as the guest init reported it (-1: none). */
 	int *workload_status;
 };

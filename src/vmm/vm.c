@@ -49,12 +49,21 @@ enum vm_exit_reason vm_exit_reason(const struct vm *vm)
 	return __atomic_load_n(&vm->exit_reason, __ATOMIC_SEQ_CST);
 }
 
-int vm_alloc_mmio(struct vm *vm, uint64_t size, uint64_t *base, unsigned *irq)
+int vm_alloc_irq(struct vm *vm, unsigned *irq)
 {
 	if (vm->next_irq > VM_IRQ_MAX)
 		return -ENOSPC;
-	*base = vm->next_mmio;
 	*irq = vm->next_irq++;
+	return 0;
+}
+
+int vm_alloc_mmio(struct vm *vm, uint64_t size, uint64_t *base, unsigned *irq)
+{
+	int ret = vm_alloc_irq(vm, irq);
+
+	if (ret)
+		return ret;
+	*base = vm->next_mmio;
 	vm->next_mmio += size;
 	return 0;
 }
@@ -245,6 +254,8 @@ static int setup_acpi(struct vm *vm)
 		/* Listed so that ttyS0 gets its IRQ: HW-reduced ACPI maps no legacy IRQs. */
 		.serial_port = SERIAL_COM1_BASE,
 		.serial_irq = SERIAL_COM1_IRQ,
+		.power_button = true,
+		.ged_gsi = vm->ged_gsi,
 	};
 	void *p = guest_mem_ptr(&vm->mem, BOOT_BIOS_START, BOOT_BIOS_SIZE);
 	int ret;
@@ -447,20 +458,65 @@ static int drop_privileges(const struct vm_config *cfg)
 	return 0;
 }
 
-/* Wait for the guest to end or for SIGINT/SIGTERM. */
-static void wait_for_exit(struct vm *vm, int sfd)
+/* why and then (what happens next, or "") are for the log. */
+static void press_power_button(struct vm *vm, const char *why, const char *then)
 {
-	struct pollfd p[2] = { { .fd = vm->exit_efd, .events = POLLIN },
-			       { .fd = sfd, .events = POLLIN } };
+	int ret = power_button_press(vm);
+
+	if (ret)
+		pr_err("%s: cannot press the power button: %s", why, strerror(-ret));
+	else
+		pr_info("%s: pressed the power button%s", why, then);
+}
+
+/* Stopped at once by a signal where the guest was asked first: 128 + signal, as a shell says. */
+static void set_signal_status(const struct vm_config *cfg, unsigned sig)
+{
+	int none = -1;
+
+	if (cfg->workload_status)
+		__atomic_compare_exchange_n(cfg->workload_status, &none, 128 + (int)sig, false,
+					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * Wait for the guest to end, for SIGINT/SIGTERM, or for a shutdown request on
+ * cfg->shutdown_efd, which presses the power button (so does the first signal
+ * with cfg->signal_shutdown).
+ */
+static void wait_for_exit(struct vm *vm, const struct vm_config *cfg, int sfd)
+{
+	struct pollfd p[3] = { { .fd = vm->exit_efd, .events = POLLIN },
+			       { .fd = sfd, .events = POLLIN },
+			       { .fd = cfg->shutdown_efd, .events = POLLIN } };
+	bool asked = false;
 
 	while (vm_exit_reason(vm) == VM_RUNNING) {
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		if (poll(p, 3, -1) < 0 && errno != EINTR)
 			break;
+		if (p[2].revents & POLLIN) {
+			uint64_t n;
+
+			if (read(cfg->shutdown_efd, &n, sizeof(n)) == sizeof(n))
+				press_power_button(vm, "shutdown requested", "");
+		}
 		if (p[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
-			if (read(sfd, &si, sizeof(si)) == sizeof(si))
-				pr_info("stopping the VM on signal %u", si.ssi_signo);
+			if (read(sfd, &si, sizeof(si)) != sizeof(si))
+				continue;
+			if (cfg->signal_shutdown && !asked) {
+				char why[32];
+
+				snprintf(why, sizeof(why), "signal %u", si.ssi_signo);
+				press_power_button(vm, why,
+						   "; another signal stops the VM at once");
+				asked = true;
+				continue;
+			}
+			pr_info("stopping the VM on signal %u", si.ssi_signo);
+			if (cfg->signal_shutdown)
+				set_signal_status(cfg, si.ssi_signo);
 			vm_request_exit(vm, VM_EXIT_SIGNAL);
 		}
 	}
@@ -572,7 +628,7 @@ int vm_run(const struct vm_config *cfg)
 	if (!ret && (ret = start_threads(vm, &started)))
 		pr_err("cannot start threads: %s", strerror(-ret));
 	if (!ret)
-		wait_for_exit(vm, sfd);
+		wait_for_exit(vm, cfg, sfd);
 	else
 		vm_request_exit(vm, VM_EXIT_ERROR);
 	kick_vcpus(vm, started);

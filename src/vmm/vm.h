@@ -46,6 +46,7 @@ struct vm {
 	unsigned next_irq;
 
 	struct serial *serial;
+	unsigned ged_gsi; /* the power button's interrupt (legacy/power.c) */
 
 	/* How the VM ended; the first reason wins. */
 	int exit_reason;
@@ -58,5 +59,7 @@ enum vm_exit_reason vm_exit_reason(const struct vm *vm);
 
 /* Allocate an MMIO window and an IRQ line for a device. */
 int vm_alloc_mmio(struct vm *vm, uint64_t size, uint64_t *base, unsigned *irq);
+/* Allocate an IRQ line (a GSI, edge-triggered, active high) from the same pool. */
+int vm_alloc_irq(struct vm *vm, unsigned *irq);
 
 #endif

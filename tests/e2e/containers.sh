@@ -9,7 +9,7 @@ krun() {
 	shift
 	log=$E2E_WORK/$name.err
 	out=$E2E_WORK/$name.out
-	timeout "${RUN_TIMEOUT:-300}" "$KILN" run --rootfs "$ROOT" "$@" <"${STDIN:-/dev/null}" >"$out" 2>"$log"
+	timeout -k 30 "${RUN_TIMEOUT:-300}" "$KILN" run --rootfs "$ROOT" "$@" <"${STDIN:-/dev/null}" >"$out" 2>"$log"
 	rc=$?
 }
 
@@ -43,7 +43,7 @@ check_run_stdio() {
 		"$([ "$rc" = 3 ] && [ "$(cat "$out")" = to-out ] && grep -qx to-err "$log" && ! grep -q to-err "$out"; echo $?)" \
 		"exit $rc, out '$(cat "$out")', err '$(cat "$log")'"
 	# A pipe, as in the README: echo hi | kiln run ... -- cat
-	printf 'hi\n' | timeout 300 "$KILN" run --rootfs "$ROOT" -- cat >"$E2E_WORK/pipe.out" 2>&1
+	printf 'hi\n' | timeout -k 30 300 "$KILN" run --rootfs "$ROOT" -- cat >"$E2E_WORK/pipe.out" 2>&1
 	check "kiln run: echo hi | kiln run -- cat" "$([ "$(cat "$E2E_WORK/pipe.out")" = hi ]; echo $?)" \
 		"got '$(cat "$E2E_WORK/pipe.out")'"
 }
@@ -106,6 +106,65 @@ check_run_abi() { # the installed header and libkrun.so.1, as crun uses them
 		"$([ "$rc" = 7 ]; echo $?)" "exit $rc: $(tail -n3 "$E2E_WORK/abi.out")"
 }
 
+# krun_bg NAME ARGS...: kiln run in the background; sets $pid, $log, $out. Wait for output with
+# wait_out TEXT SECONDS.
+krun_bg() {
+	local name=$1
+	shift
+	log=$E2E_WORK/$name.err
+	out=$E2E_WORK/$name.out
+	"$KILN" run --rootfs "$ROOT" "$@" </dev/null >"$out" 2>"$log" &
+	pid=$!
+}
+wait_out() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		grep -q "$1" "$out" && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+check_run_stop() { # SIGTERM to kiln run stops the workload in order: the power button, then SIGTERM
+	local name="kiln run: SIGTERM stops the workload in order (exit 143 = SIGTERM) within 15 s" t
+	krun_bg run-stop --krun-log-level 3 -- sh -c 'echo up; exec sleep 1000'
+	if ! wait_out up 120; then
+		kill -9 "$pid" 2>/dev/null
+		bad "$name" "the workload never started: $(tail -n3 "$log")"
+		return
+	fi
+	t=$SECONDS
+	kill -TERM "$pid"
+	if wait_gone 15; then
+		check "$name" "$([ "$rc" = 143 ] && grep -q "pressed the power button" "$log"; echo $?)" \
+			"exit $rc after $((SECONDS - t)) s: $(tail -n3 "$log")"
+		check "kiln run: the VM is gone after the orderly stop" \
+			"$(! pgrep -f "exec sleep 1000" >/dev/null; echo $?)" \
+			"$(pgrep -af "kiln run")"
+	else
+		kill -9 "$pid"
+		bad "$name" "still running 15 s later: $(tail -n3 "$log")"
+	fi
+	# A workload that ignores SIGTERM: a second SIGTERM stops the VM at once.
+	name="kiln run: a second SIGTERM stops the VM at once (exit 143)"
+	krun_bg run-stop2 -- sh -c "trap '' TERM; echo up; while :; do sleep 1; done"
+	if ! wait_out up 120; then
+		kill -9 "$pid" 2>/dev/null
+		bad "$name" "the workload never started: $(tail -n3 "$log")"
+		return
+	fi
+	kill -TERM "$pid"
+	sleep 1
+	kill -TERM "$pid"
+	if wait_gone 5; then
+		check "$name" "$([ "$rc" = 143 ]; echo $?)" "exit $rc: $(tail -n3 "$log")"
+	else
+		kill -9 "$pid"
+		bad "$name" "still running 5 s later: $(tail -n3 "$log")"
+	fi
+}
+
 check_containers() {
 	if [ ! -x "$ROOT/bin/sh" ]; then
 		bad "kiln run" "no Debian root at $ROOT (make setup: scripts/rootfs.sh)"
@@ -116,5 +175,6 @@ check_containers() {
 	check_run_stdio
 	check_run_volume
 	check_run_abi
+	check_run_stop
 	check_run_fs
 }

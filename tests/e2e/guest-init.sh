@@ -67,6 +67,21 @@ sleep)
 	result INFO "sleeping"
 	sleep 600
 	;;
+powerbutton)
+	# As a stock busybox system: acpid turns KEY_POWER from the ACPI power button
+	# into /etc/acpi/PWRF/00000080, which powers off.
+	mkdir -p /etc/acpi/PWRF
+	printf '#!/bin/sh\necho "KILN-RESULT powerbutton INFO pressed"\npoweroff -f\n' \
+		>/etc/acpi/PWRF/00000080
+	chmod 755 /etc/acpi/PWRF/00000080
+	acpid -d -c /etc/acpi 2>/dev/null &
+	for _ in $(seq 50); do
+		ls -l /proc/$!/fd 2>/dev/null | grep -q /dev/input/event && break
+		sleep 0.1
+	done
+	result INFO "listening $(cat /sys/class/input/*/name 2>/dev/null | grep -c 'Power Button') button(s)"
+	sleep 600
+	;;
 shell)
 	echo "Kiln guest: $(uname -r), $(nproc) vCPUs. Type 'exit' to power off."
 	setsid cttyhack sh -l

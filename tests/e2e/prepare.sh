@@ -26,7 +26,7 @@ fetch() { # flavour metapackage
 	cp "$root"/boot/vmlinuz-* "$IMAGES/$flavour/vmlinuz"
 }
 
-guest_modules="virtio_mmio virtio_blk virtio_console virtio-rng pvpanic-mmio"
+guest_modules="virtio_mmio virtio_blk virtio_console virtio-rng pvpanic-mmio button evdev"
 
 fetch generic linux-image-amd64
 fetch cloud linux-image-cloud-amd64

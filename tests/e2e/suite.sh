@@ -49,7 +49,7 @@ start() {
 wait_for() {
 	local i
 	for ((i = 0; i < $2 * 2; i++)); do
-		grep -q "$1" "$log" && return 0
+		grep -qs "$1" "$log" && return 0
 		kill -0 "$pid" 2>/dev/null || return 1
 		sleep 0.5
 	done
@@ -189,6 +189,41 @@ check_sigterm() { # also: --pidfile exists while the VM runs, --log-file gets ki
 	fi
 }
 
+# wait_gone SECONDS: until $pid has exited (then sets $rc to its status); 1 if it is still running.
+wait_gone() {
+	local i
+	for ((i = 0; i < $1 * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || { wait "$pid"; rc=$?; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+
+check_powerbutton() { # libkrun's shutdown eventfd presses the ACPI power button; busybox acpid acts on it
+	local lib name="power button (krun_get_shutdown_eventfd): busybox acpid powers the guest off, exit 0"
+	lib=$(find "$E2E_WORK/inst" -name libkrun.so.1 | head -n1)
+	log=$E2E_WORK/powerbutton.log
+	LD_LIBRARY_PATH=$(dirname "$lib") "$E2E_WORK/abi-client" --power-button "$IMAGES/cloud/vmlinuz" \
+		"$IMAGES/cloud/guest.cpio.gz" "console=hvc0 quiet panic=-1 kiln.test=powerbutton" \
+		</dev/null >"$log" 2>&1 &
+	pid=$!
+	if ! wait_for "KILN-RESULT powerbutton INFO listening" 180; then
+		kill -9 "$pid" 2>/dev/null
+		bad "$name" "guest never came up: $(tail -n3 "$log")"
+		return
+	fi
+	check "the guest has one ACPI power button" \
+		"$([ "$(result)" = "listening 1 button(s)" ]; echo $?)" "got '$(result)'"
+	kill -HUP "$pid" # the client writes the eventfd
+	if wait_gone 30; then
+		check "$name" "$([ "$rc" = 0 ] && [ "$(result)" = pressed ]; echo $?)" \
+			"exit $rc, last result '$(result)'"
+	else
+		kill -9 "$pid"
+		bad "$name" "still running 30 s later: $(tail -n3 "$log")"
+	fi
+}
+
 check_errors() {
 	"$KILN" --kernel /nonexistent/vmlinuz >"$E2E_WORK/err1.log" 2>&1
 	check "missing kernel: one clear error" \
@@ -220,6 +255,7 @@ else
 	check_exit "guest reboot" reboot 0
 	check_exit "guest panic" panic 2 "guest kernel panicked"
 	check_sigterm
+	check_powerbutton
 	check_containers
 fi
 echo "$pass passed, $fail failed"

@@ -94,5 +94,47 @@ wait $pid
 got=$?
 [ "$got" = 9 ] && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL SIGTERM forwarding: status $got, want 9"; }
 
+# The power button: KEY_POWER read from an event device ($KRUN_INPUT_DIR/event*; FIFOs stand in
+# for evdev here) stops the workload with SIGTERM, then SIGKILL 10 s later.
+# event TYPE CODE VALUE: one struct input_event as x86_64 lays it out (time zeroed).
+event() { head -c 16 /dev/zero; printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x\\x%02x\\x%02x\\x%02x\\x%02x' \
+	$(($1 & 255)) $(($1 >> 8)) $(($2 & 255)) $(($2 >> 8)) $(($3 & 255)) 0 0 0)"; }
+# power_run SCRIPT: kiln-init runs sh -c SCRIPT watching $tmp/input/event0 (held open on fd 3
+# for writing, as a device stays); sets $pid.
+power_run() {
+	rm -rf "$tmp/input" "$tmp/ready"
+	mkdir "$tmp/input"
+	mkfifo "$tmp/input/event0"
+	env -i KRUN_INPUT_DIR="$tmp/input" KRUN_INIT=/bin/sh "$init" -c "$1" </dev/null >/dev/null 2>"$tmp/err" &
+	pid=$!
+	for _ in $(seq 100); do [ -e "$tmp/ready" ] && break; sleep 0.05; done
+	exec 3>"$tmp/input/event0"
+}
+power_send() { # EVENTS...: each "TYPE CODE VALUE", all in one write, as evdev hands them out
+	local e
+	for e in "$@"; do event $e; done >"$tmp/ev"
+	cat "$tmp/ev" >&3
+}
+power_run "touch $tmp/ready; exec sleep 100"
+power_send "1 116 0" "1 30 1" "0 0 0" # KEY_POWER up, KEY_A down, SYN
+sleep 0.5
+kill -0 $pid 2>/dev/null && passed=$((passed + 1)) ||
+	{ failed=$((failed + 1)); echo "FAIL power button: a release or another key stopped the workload"; }
+power_send "4 4 0" "1 116 1" "0 0 0" # MSC_SCAN, KEY_POWER down, SYN
+wait $pid
+got=$?
+exec 3>&-
+[ "$got" = 143 ] && passed=$((passed + 1)) ||
+	{ failed=$((failed + 1)); echo "FAIL power button: status $got, want 143 (SIGTERM)"; }
+start=$SECONDS
+power_run "trap '' TERM; touch $tmp/ready; while :; do sleep 0.1; done"
+power_send "1 116 1" "0 0 0"
+wait $pid
+got=$?
+exec 3>&-
+[ "$got" = 137 ] && [ $((SECONDS - start)) -ge 9 ] && [ $((SECONDS - start)) -le 20 ] &&
+	grep -qF "did not stop within 10 s" "$tmp/err" && passed=$((passed + 1)) ||
+	{ failed=$((failed + 1)); echo "FAIL power button, TERM ignored: status $got after $((SECONDS - start)) s, want 137 after 10 s; stderr $(cat "$tmp/err")"; }
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

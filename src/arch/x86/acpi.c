@@ -293,6 +293,41 @@ static void pvpanic_device(struct aml *a, uint16_t port)
 	pkg_close(a, at);
 }
 
+/* Device(PWRB): Linux's ACPI button driver makes it the "Power Button" input device. */
+static void power_button_device(struct aml *a)
+{
+	size_t at = device_open(a, "PWRB", "PNP0C0C");
+
+	aml_name_int(a, "_UID", 0);
+	pkg_close(a, at);
+}
+
+/*
+ * Device(GED0): a Generic Event Device (ACPI 6, 5.6.9). The OS runs _EVT with the interrupt's
+ * number when that interrupt fires; the only one here is the power button's, so _EVT is
+ * Notify(\_SB.PWRB, 0x80): "button pressed" for PNP0C0C.
+ */
+static void ged_device(struct aml *a, uint32_t gsi)
+{
+	uint8_t res[9];
+	size_t at = device_open(a, "GED0", "ACPI0013"), m;
+
+	aml_name_int(a, "_UID", 0);
+	aml_crs(a, res, res_gsi(res, gsi));
+	emit8(a, 0x14); /* MethodOp: Method(_EVT, 1, NotSerialized) */
+	m = a->n;
+	name_seg(a, "_EVT");
+	emit8(a, 0x01); /* MethodFlags: 1 argument, not serialized, sync level 0 */
+	emit8(a, 0x86); /* NotifyOp */
+	emit8(a, 0x5c); /* RootChar */
+	emit8(a, 0x2e); /* DualNamePrefix: \_SB_.PWRB */
+	name_seg(a, "_SB_");
+	name_seg(a, "PWRB");
+	aml_integer(a, ACPI_NOTIFY_BUTTON);
+	pkg_close(a, m);
+	pkg_close(a, at);
+}
+
 /* Name(_S5_, Package(){S5, S5, 0, 0}): SLP_TYPa, SLP_TYPb, reserved. */
 static void sleep_state_s5(struct aml *a)
 {
@@ -324,6 +359,10 @@ static void build_aml(struct aml *a, const struct acpi_config *cfg)
 		serial_device(a, cfg->serial_port, cfg->serial_irq);
 	if (cfg->pvpanic_port)
 		pvpanic_device(a, cfg->pvpanic_port);
+	if (cfg->power_button) {
+		power_button_device(a);
+		ged_device(a, cfg->ged_gsi);
+	}
 	pkg_close(a, at);
 }
 

@@ -1,11 +1,12 @@
 /*
  * ACPI tables for a firmware-less x86 guest (HW-reduced ACPI 6): RSDP, XSDT,
- * FADT, MADT and a DSDT describing the virtio-mmio devices, \_S5, COM1 and
- * pvpanic.
+ * FADT, MADT and a DSDT describing the virtio-mmio devices, \_S5, COM1,
+ * pvpanic, and a power button behind a Generic Event Device.
  */
 #ifndef KILN_ARCH_X86_ACPI_H
 #define KILN_ARCH_X86_ACPI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,6 +14,9 @@
 #define ACPI_SLP_EN	   (1u << 5)
 #define ACPI_SLP_TYP_SHIFT 2
 #define ACPI_S5_TYPE	   5
+
+/* Notify() value for a button device: pressed (ACPI 6, 5.6.6). */
+#define ACPI_NOTIFY_BUTTON 0x80
 
 #define ACPI_MAX_MMIO_DEVS 32
 
@@ -31,7 +35,13 @@ struct acpi_config {
 	uint16_t pvpanic_port; /* 0 = no pvpanic device */
 	uint16_t serial_port;  /* 0 = no COM1 device; else its base, 8 ports */
 	uint8_t serial_irq;    /* ISA IRQ of that port, 0..15 */
-	unsigned nmmio;	       /* virtio-mmio devices, as LNRO0005 */
+	/*
+	 * A power button (PNP0C0C, \_SB.PWRB) and a Generic Event Device (ACPI0013) whose
+	 * edge-triggered, active-high interrupt ged_gsi means "the button was pressed".
+	 */
+	bool power_button;
+	uint32_t ged_gsi;
+	unsigned nmmio; /* virtio-mmio devices, as LNRO0005 */
 	struct acpi_mmio_dev mmio[ACPI_MAX_MMIO_DEVS];
 };
 
