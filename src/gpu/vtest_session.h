@@ -12,8 +12,9 @@
 /*
  * Serve the connected socket fd until the client disconnects (0) or is
  * dropped (-errno, with the reason logged). id names the client in log
- * messages.
+ * messages. For spin_us after each request or retired fence the session
+ * polls without sleeping (0: it always sleeps until there is work).
  */
-int vtest_session_run(const struct virgl_lib *lib, int fd, unsigned id);
+int vtest_session_run(const struct virgl_lib *lib, int fd, unsigned id, unsigned spin_us);
 
 #endif
