@@ -9,8 +9,8 @@
 #   vts             virglrenderer's virgl_test_server --venus --no-virgl,
 #                   with the host-memory bridge in its render server
 #   NAME=KILN[,ARG...]
-#                   kiln gpu-serve from the binary KILN with ARGs
-#                   (e.g. spin0=build/kiln,--spin-us=0)
+#                   kiln gpu-serve from the binary KILN with ARGs (e.g.
+#                   new=build/kiln old=../main/build/kiln,--log-level=0)
 # Environment: BUILD, GPU_ROOT, GPU_HOST_ICD as in tests/gpu/lib.sh;
 # KILN_BENCH_N for kiln-vkbench; LLAMA_MODEL=FILE runs llama-bench on FILE
 # instead (LLAMA_ARGS, default "-p 0 -n 128 -r 3": token generation only);

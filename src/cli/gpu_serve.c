@@ -12,10 +12,6 @@
 #include "gpu/virgl_lib.h"
 #include "util/log.h"
 
-#define SPIN_US_DEFAULT	    0
-#define SPIN_US_DEFAULT_STR "0"
-#define SPIN_US_MAX	    1000000u
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: kiln gpu-serve --socket PATH [options]\n"
@@ -26,10 +22,6 @@ static void usage(FILE *f)
 		   "  --virglrenderer LIB      virglrenderer (>= 1.0) to load "
 		   "(default " VIRGL_LIB_DEFAULT ")\n"
 		   "  --no-bridge              leave the host-memory bridge layer out\n"
-		   "  --spin-us N              a client's server process polls without sleeping\n"
-		   "                           for N microseconds after each request or GPU fence\n"
-		   "                           (default " SPIN_US_DEFAULT_STR
-		   "; 0: it sleeps at once)\n"
 		   "  --log-file PATH          kiln's own messages go to PATH (appended)\n"
 		   "  --log-level N            0 (off) .. 5 (trace); default 2 (warnings)\n"
 		   "  -h, --help               this text\n"
@@ -69,8 +61,7 @@ static int parse(int argc, char **argv, struct gpu_cli *c)
 			c->serve.no_bridge = true;
 			continue;
 		}
-		if (!IS("socket") && !IS("virglrenderer") && !IS("log-file") && !IS("log-level") &&
-		    !IS("spin-us")) {
+		if (!IS("socket") && !IS("virglrenderer") && !IS("log-file") && !IS("log-level")) {
 			fprintf(stderr, "kiln gpu-serve: unknown option '%s'\n", arg);
 			return -EINVAL;
 		}
@@ -86,16 +77,6 @@ static int parse(int argc, char **argv, struct gpu_cli *c)
 			c->serve.virgl_lib = value;
 		} else if (IS("log-file")) {
 			c->log_file = value;
-		} else if (IS("spin-us")) {
-			char *end;
-			unsigned long n = strtoul(value, &end, 10);
-
-			if (!*value || *end || *value == '-' || n > SPIN_US_MAX) {
-				fprintf(stderr, "kiln gpu-serve: --spin-us: '%s' is not 0 to %u\n",
-					value, SPIN_US_MAX);
-				return -EINVAL;
-			}
-			c->serve.spin_us = (unsigned)n;
 		} else {
 			char *end;
 			long n = strtol(value, &end, 10);
@@ -120,7 +101,7 @@ static int parse(int argc, char **argv, struct gpu_cli *c)
 
 int cli_gpu_serve(int argc, char **argv)
 {
-	struct gpu_cli c = { .serve.spin_us = SPIN_US_DEFAULT, .log_level = LOG_WARN };
+	struct gpu_cli c = { .log_level = LOG_WARN };
 	int ret, fd;
 
 	ret = parse(argc, argv, &c);

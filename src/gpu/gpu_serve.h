@@ -12,7 +12,6 @@ struct gpu_serve_opts {
 	const char *socket_path;
 	const char *virgl_lib; /* NULL: libvirglrenderer.so.1 */
 	bool no_bridge;	       /* leave VK_LAYER_KILN_hostmem out of the render server */
-	unsigned spin_us;      /* a client's process polls this long after work before sleeping */
 	char error[512];       /* why gpu_serve failed */
 };
 

@@ -220,7 +220,7 @@ static void serve_client(struct server *sv, int fd, unsigned id)
 	signal(SIGTERM, SIG_DFL);
 	close(sv->listen_fd);
 	close(sv->sig_fd);
-	_exit(vtest_session_run(&sv->lib, fd, id, sv->o->spin_us) ? 1 : 0);
+	_exit(vtest_session_run(&sv->lib, fd, id) ? 1 : 0);
 }
 
 static void accept_client(struct server *sv)

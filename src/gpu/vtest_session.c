@@ -18,7 +18,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -81,8 +80,7 @@ struct session {
 	const struct virgl_lib *lib;
 	int fd;
 	unsigned id;
-	uint64_t spin_ns; /* how long the loop polls without sleeping after work */
-	char name[64];	  /* printable copy of the client's name, for messages */
+	char name[64]; /* printable copy of the client's name, for messages */
 	char *ctx_name;
 	uint32_t ctx_name_len;
 	bool have_renderer, have_context;
@@ -849,22 +847,13 @@ static int serve_input(struct session *s)
 	return serve_buffered(s);
 }
 
-/*
- * The loop: requests from the client, fences from the render server. For
- * spin_ns after it last had something to do, the loop polls without
- * sleeping, so that the client's next request or the fence it waits for
- * is seen at once rather than after the process is woken up again.
- */
 static int serve(struct session *s)
 {
-	uint64_t spin_end = 0;
-
 	for (;;) {
 		struct pollfd pfd[2] = { { .fd = s->fd, .events = POLLIN },
 					 { .fd = s->poll_fd, .events = POLLIN } };
-		bool spin = spin_end && now_ns() < spin_end, busy = false;
 		/* Without a poll fd from virglrenderer, fences are polled for. */
-		int timeout = spin ? 0 : s->have_context && s->poll_fd < 0 ? 1 : -1;
+		int timeout = s->have_context && s->poll_fd < 0 ? 1 : -1;
 		int ret;
 
 		ret = poll(pfd, s->poll_fd >= 0 ? 2 : 1, timeout);
@@ -872,22 +861,13 @@ static int serve(struct session *s)
 			continue;
 		if (ret < 0)
 			return fail(s, -errno, "poll failed");
-		if (s->have_context && (s->poll_fd < 0 || pfd[1].revents)) {
-			uint32_t pending = s->npending;
-
+		if (s->have_context && (s->poll_fd < 0 || pfd[1].revents))
 			s->lib->context_poll(CTX_ID);
-			busy = s->npending != pending;
-		}
 		if (pfd[0].revents) {
 			ret = serve_input(s);
 			if (ret)
 				return ret > 0 ? 0 : ret;
-			busy = true;
 		}
-		if (busy && s->spin_ns)
-			spin_end = now_ns() + s->spin_ns;
-		else if (spin)
-			sched_yield(); /* a spinning server leaves a busy CPU to others */
 	}
 }
 
@@ -921,16 +901,9 @@ static void session_fini(struct session *s)
 	free(s->in);
 }
 
-int vtest_session_run(const struct virgl_lib *lib, int fd, unsigned id, unsigned spin_us)
+int vtest_session_run(const struct virgl_lib *lib, int fd, unsigned id)
 {
-	struct session s = {
-		.lib = lib,
-		.fd = fd,
-		.id = id,
-		.spin_ns = (uint64_t)spin_us * 1000,
-		.poll_fd = -1,
-		.name = "?",
-	};
+	struct session s = { .lib = lib, .fd = fd, .id = id, .poll_fd = -1, .name = "?" };
 	int ret;
 
 	s.in = malloc(IN_BUF);

@@ -12,9 +12,8 @@
 /*
  * Serve the connected socket fd until the client disconnects (0) or is
  * dropped (-errno, with the reason logged). id names the client in log
- * messages. For spin_us after each request or retired fence the session
- * polls without sleeping (0: it always sleeps until there is work).
+ * messages.
  */
-int vtest_session_run(const struct virgl_lib *lib, int fd, unsigned id, unsigned spin_us);
+int vtest_session_run(const struct virgl_lib *lib, int fd, unsigned id);
 
 #endif
