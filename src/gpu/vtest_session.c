@@ -1,14 +1,17 @@
 /*
- * A vtest client session: requests are read whole, checked by vtest_proto,
- * and carried out through virglrenderer; any request the protocol checks or
- * virglrenderer refuse ends the session, since vtest has no error replies
- * and a client cannot recover from a lost answer anyway.
+ * A vtest client session: requests are read ahead into a buffer (as much
+ * as the socket holds: Mesa writes each request in pieces, and several
+ * requests before it waits for a reply), served once whole, checked by
+ * vtest_proto and carried out through virglrenderer; any request the
+ * protocol checks or virglrenderer refuse ends the session, since vtest has
+ * no error replies and a client cannot recover from a lost answer anyway.
  *
  * Sync objects are timelines kept here: a SUBMIT_CMD2 batch on ring r with
  * sync points gets a per-context fence on r, and when virglrenderer reports
- * that fence (from virgl_renderer_context_poll, called in this loop) the
- * points are signalled in submission order. A SYNC_WAIT answers with an
- * eventfd that becomes readable once its points are reached.
+ * that fence (from virgl_renderer_context_poll, called in this loop and
+ * before every sync query) the points are signalled in submission order. A
+ * SYNC_WAIT answers with an eventfd that becomes readable once its points
+ * are reached.
  */
 #define _GNU_SOURCE
 #include "gpu/vtest_session.h"
@@ -31,6 +34,8 @@
 #define MAX_OBJECTS (1u << 20) /* live resources, and live syncs, per client */
 #define MAX_WAITS   4096
 #define MAX_CAPSET  (64u << 10)
+#define IN_BUF	    (64u << 10) /* requests read ahead; larger ones are read apart */
+#define HDR_BYTES   (VTEST_HDR_WORDS * 4)
 
 struct sync_obj {
 	uint64_t value;
@@ -83,8 +88,11 @@ struct session {
 	int poll_fd;
 	struct id_table resources, syncs;
 	struct timeline timelines[VTEST_MAX_TIMELINES];
+	uint32_t npending; /* batches whose fence has not retired yet */
 	struct wait *waits;
 	unsigned nwaits;
+	uint8_t *in; /* requests read but not yet served: in[in_off, in_len) */
+	size_t in_off, in_len;
 	const char *why; /* reason for dropping the client */
 };
 
@@ -247,15 +255,28 @@ static void fence_retired(void *cookie, uint32_t ctx_id, uint32_t ring, uint64_t
 		t->head = b->next;
 		if (!t->head)
 			t->tail = &t->head;
+		s->npending--;
 		for (uint32_t i = 0; i < b->count; i++)
 			sync_signal(s, b->pts[i].sync, b->pts[i].value);
 		pending_free(b);
 	}
 }
 
+/*
+ * Collect the fences the render server has retired since the last look, so
+ * that a sync query sees them without waiting for the next turn of the loop
+ * (a wait found reached is answered with a ready eventfd: the client need
+ * not sleep on it).
+ */
+static void retire_fences(struct session *s)
+{
+	if (s->have_context && s->npending)
+		s->lib->context_poll(CTX_ID);
+}
+
 /* --- socket I/O --- */
 
-static int read_full(int fd, void *buf, size_t n, bool *eof)
+static int read_full(int fd, void *buf, size_t n)
 {
 	uint8_t *p = buf;
 	size_t done = 0;
@@ -267,11 +288,8 @@ static int read_full(int fd, void *buf, size_t n, bool *eof)
 			continue;
 		if (r < 0)
 			return -errno;
-		if (r == 0) {
-			if (eof)
-				*eof = !done;
+		if (r == 0)
 			return -EPIPE;
-		}
 		done += r;
 	}
 	return 0;
@@ -537,6 +555,7 @@ static int do_sync_read(struct session *s, const struct vtest_req *r)
 
 	if (!sync)
 		return -ENOENT;
+	retire_fences(s);
 	v[0] = (uint32_t)sync->value;
 	v[1] = (uint32_t)(sync->value >> 32);
 	return reply(s, VTEST_CMD_SYNC_READ, v, 2);
@@ -559,6 +578,7 @@ static int do_sync_wait(struct session *s, const struct vtest_req *r)
 	int ret;
 
 	waits_expire(s);
+	retire_fences(s);
 	if (s->nwaits >= MAX_WAITS)
 		return fail(s, -ENOSPC, "too many sync waits pending");
 	w = calloc(1, sizeof(*w) + (size_t)r->wait.count * sizeof(w->pts[0]));
@@ -635,6 +655,7 @@ static int submit_syncs(struct session *s, const struct vtest_batch *b)
 	}
 	*t->tail = p;
 	t->tail = &p->next;
+	s->npending++;
 	return 0;
 }
 
@@ -720,38 +741,110 @@ static int dispatch(struct session *s, const struct vtest_req *r)
 	return fail(s, -EPROTO, "unknown command");
 }
 
-/* Read, check and carry out one request. 1 when the client hung up cleanly. */
-static int handle_request(struct session *s)
+/* Check and carry out one request whose payload is in memory. */
+static int serve_request(struct session *s, const uint32_t *hdr, const void *payload, size_t size)
 {
-	uint32_t hdr[VTEST_HDR_WORDS];
 	struct vtest_req req;
-	bool eof = false;
-	int64_t size;
-	void *payload;
 	int ret;
 
-	ret = read_full(s->fd, hdr, sizeof(hdr), &eof);
-	if (ret)
-		return eof ? 1 : fail(s, ret, "connection lost in a request header");
-	size = vtest_payload_bytes(hdr[1], hdr[0]);
-	if (size == -EPROTO)
-		return fail(s, -EPROTO, "unknown or unsupported command");
-	if (size < 0)
-		return fail(s, -EMSGSIZE, "request length does not fit the command");
-	/* malloc aligns for any type: SUBMIT_CMD2 commands are word-aligned. */
-	payload = malloc(size ? size : 1);
+	ret = vtest_parse(hdr[1], payload, size, &req, &s->why);
+	return ret ? ret : dispatch(s, &req);
+}
+
+/*
+ * A request too large for the input buffer: what was buffered of its
+ * payload, and the rest read straight from the socket into a buffer of its
+ * own. malloc aligns for any type: SUBMIT_CMD2 commands are word-aligned.
+ */
+static int serve_large(struct session *s, const uint32_t *hdr, size_t size)
+{
+	size_t have = s->in_len - s->in_off;
+	uint8_t *payload = malloc(size);
+	int ret;
+
 	if (!payload)
 		return fail(s, -ENOMEM, "out of memory for a request");
-	ret = read_full(s->fd, payload, size, NULL);
-	if (ret) {
-		free(payload);
-		return fail(s, ret, "connection lost in a request payload");
-	}
-	ret = vtest_parse(hdr[1], payload, size, &req, &s->why);
-	if (!ret)
-		ret = dispatch(s, &req);
+	memcpy(payload, s->in + s->in_off, have);
+	s->in_off = s->in_len = 0;
+	ret = read_full(s->fd, payload + have, size - have);
+	if (ret)
+		ret = fail(s, ret, "connection lost in a request payload");
+	else
+		ret = serve_request(s, hdr, payload, size);
 	free(payload);
 	return ret;
+}
+
+/*
+ * Serve every whole request in the input buffer, in order. A request whose
+ * payload has not all arrived waits in the buffer for the next read, unless
+ * it cannot fit there.
+ */
+static int serve_buffered(struct session *s)
+{
+	while (s->in_len - s->in_off >= HDR_BYTES) {
+		size_t avail = s->in_len - s->in_off;
+		uint32_t hdr[VTEST_HDR_WORDS];
+		const uint8_t *payload;
+		int64_t size;
+		int ret;
+
+		memcpy(hdr, s->in + s->in_off, sizeof(hdr));
+		size = vtest_payload_bytes(hdr[1], hdr[0]);
+		if (size == -EPROTO)
+			return fail(s, -EPROTO, "unknown or unsupported command");
+		if (size < 0)
+			return fail(s, -EMSGSIZE, "request length does not fit the command");
+		if (HDR_BYTES + (size_t)size > IN_BUF) {
+			s->in_off += HDR_BYTES;
+			ret = serve_large(s, hdr, size);
+			if (ret)
+				return ret;
+			continue;
+		}
+		if (avail < HDR_BYTES + (size_t)size)
+			break;
+		/* Byte-sized payloads (a renderer's name) can leave the next
+		 * request unaligned: move it to the buffer's (aligned) start. */
+		if (s->in_off % 4) {
+			memmove(s->in, s->in + s->in_off, avail);
+			s->in_off = 0;
+			s->in_len = avail;
+		}
+		payload = s->in + s->in_off + HDR_BYTES;
+		s->in_off += HDR_BYTES + size;
+		ret = serve_request(s, hdr, payload, size);
+		if (ret)
+			return ret;
+	}
+	if (s->in_off == s->in_len)
+		s->in_off = s->in_len = 0;
+	return 0;
+}
+
+/*
+ * Read what the socket holds (the client writes a request in several
+ * pieces, and often several requests before it reads a reply) and serve the
+ * whole requests. 1 when the client hung up cleanly.
+ */
+static int serve_input(struct session *s)
+{
+	ssize_t r;
+
+	if (s->in_off) {
+		memmove(s->in, s->in + s->in_off, s->in_len - s->in_off);
+		s->in_len -= s->in_off;
+		s->in_off = 0;
+	}
+	r = recv(s->fd, s->in + s->in_len, IN_BUF - s->in_len, MSG_DONTWAIT);
+	if (r < 0)
+		return errno == EINTR || errno == EAGAIN
+			       ? 0
+			       : fail(s, -errno, "cannot read from the client");
+	if (r == 0)
+		return s->in_len ? fail(s, -EPIPE, "connection lost in a request") : 1;
+	s->in_len += r;
+	return serve_buffered(s);
 }
 
 static int serve(struct session *s)
@@ -771,7 +864,7 @@ static int serve(struct session *s)
 		if (s->have_context && (s->poll_fd < 0 || pfd[1].revents))
 			s->lib->context_poll(CTX_ID);
 		if (pfd[0].revents) {
-			ret = handle_request(s);
+			ret = serve_input(s);
 			if (ret)
 				return ret > 0 ? 0 : ret;
 		}
@@ -805,6 +898,7 @@ static void session_fini(struct session *s)
 	id_table_fini(&s->syncs);
 	id_table_fini(&s->resources);
 	free(s->ctx_name);
+	free(s->in);
 }
 
 int vtest_session_run(const struct virgl_lib *lib, int fd, unsigned id)
@@ -812,6 +906,11 @@ int vtest_session_run(const struct virgl_lib *lib, int fd, unsigned id)
 	struct session s = { .lib = lib, .fd = fd, .id = id, .poll_fd = -1, .name = "?" };
 	int ret;
 
+	s.in = malloc(IN_BUF);
+	if (!s.in) {
+		pr_warn("gpu-serve: client %u dropped: out of memory", id);
+		return -ENOMEM;
+	}
 	for (unsigned r = 0; r < VTEST_MAX_TIMELINES; r++)
 		s.timelines[r].tail = &s.timelines[r].head;
 	ret = serve(&s);

@@ -4,7 +4,8 @@
 # project's compute test with host-visible buffers, and llama.cpp's
 # test-backend-ops on the Venus device (all of which need the host-memory
 # bridge on drivers without dma-buf export); then the server itself: hostile
-# clients are dropped while others are served, a live socket is not taken
+# clients are dropped while others are served, requests split anywhere or
+# larger than the read-ahead are served whole, a live socket is not taken
 # over, a missing virglrenderer is said so, SIGTERM removes the socket.
 #
 # Usage: tests/gpu/run.sh      (BUILD, GPU_ROOT, GPU_HOST_ICD as in lib.sh)
@@ -72,6 +73,12 @@ hostile_clients() {
 	[ "$(grep -c "('vtest_client.py') dropped: " "$GPU_TMP/server.log")" -eq 3 ] &&
 		grep -q "('?') dropped: unknown or unsupported command" "$GPU_TMP/server.log" &&
 		compute_test
+}
+
+# Requests written in pieces of any size, and one larger than the server's
+# read-ahead buffer, are served whole and in order.
+split_requests() {
+	python3 tests/gpu/vtest_client.py "$GPU_SOCK" split
 }
 
 # A second server on a live socket refuses to start and leaves it alone.
@@ -157,6 +164,7 @@ check "venus test-backend-ops SOFT_MAX" 120 backend_ops -o SOFT_MAX -p 'type=f32
 check "venus test-backend-ops ROPE" 120 backend_ops -o ROPE -p 'type=f32,ne_a=\[128,32,2,1\]'
 check "venus two clients at once" 120 both
 check "gpu-serve drops hostile clients, serves others" 120 hostile_clients
+check "gpu-serve serves requests split anywhere, and larger than its buffer" 60 split_requests
 check "gpu-serve refuses a live socket" 60 second_server
 check "gpu-serve replaces a stale socket" 60 stale_socket
 check "gpu-serve without virglrenderer: one message" 30 no_virglrenderer
