@@ -81,7 +81,7 @@ if [ -n "${KILN_FS_BIG:-}" ]; then
 	echo "FS-VALUE bigfile_size $(stat -c %s bigfile)"
 fi
 if ls /root/*.deb >/dev/null 2>&1; then
-	if apt-get install -y -q --no-download /root/*.deb >/tmp/apt.log 2>&1 && hello | grep -q "Hello, world"; then
+	if apt-get install -y -q /root/*.deb >/tmp/apt.log 2>&1 && hello | grep -q "Hello, world"; then
 		ok "apt-get install of a package, and it runs"
 	else
 		bad "apt-get install" "$(tail -n 5 /tmp/apt.log)"
