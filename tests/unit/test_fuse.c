@@ -108,6 +108,8 @@ static void test_basic(const char *dir)
 	r = req(FUSE_INIT, 0, &init, sizeof(init));
 	CHECK(r.error == 0 && ((const struct fuse_init_out *)r.data)->minor == 36, "INIT (%d)",
 	      r.error);
+	CHECK(!(((const struct fuse_init_out *)r.data)->flags & FUSE_WRITEBACK_CACHE),
+	      "no write-back cache unless configured");
 
 	/* CREATE, WRITE, READ, and the host sees the data. */
 	r = req_name(FUSE_CREATE, FUSE_ROOT_ID, &cin, sizeof(cin), "f");
@@ -135,6 +137,11 @@ static void test_basic(const char *dir)
 	r = send_req(FUSE_READ, node, &rin, sizeof(rin), NULL, 0,
 		     sizeof(struct fuse_out_header) + 2);
 	CHECK(r.error == 0 && r.len == 2, "READ bounded by the reply space (%u)", r.len);
+
+	/* FLUSH has nothing to do: ENOSYS, so that the guest stops sending it. */
+	r = req(FUSE_FLUSH, node, &(struct fuse_flush_in){ .fh = fh },
+		sizeof(struct fuse_flush_in));
+	CHECK(r.error == -ENOSYS, "FLUSH (%d)", r.error);
 
 	/* WRITE claiming more data than the request has. */
 	win.size = 100;
@@ -342,6 +349,22 @@ static void test_overlay_and_exit(void)
 	CHECK(r.error == -ENOTTY, "other ioctls fail (%d)", r.error);
 }
 
+static void test_writeback(const char *dir)
+{
+	struct fuse_server_config cfg = { .path = dir, .writeback = true };
+	struct fuse_init_in init = { .major = 7, .minor = 36, .flags = FUSE_WRITEBACK_CACHE };
+	struct fuse_server *other = srv;
+	struct res r;
+
+	CHECK(fuse_server_new(&cfg, &srv) == 0, "write-back server");
+	r = req(FUSE_INIT, 0, &init, sizeof(init));
+	CHECK(r.error == 0 &&
+		      (((const struct fuse_init_out *)r.data)->flags & FUSE_WRITEBACK_CACHE),
+	      "write-back cache when configured (%d)", r.error);
+	fuse_server_free(srv);
+	srv = other;
+}
+
 static void test_read_only(const char *dir)
 {
 	struct fuse_server_config cfg = { .path = dir, .read_only = true };
@@ -388,6 +411,7 @@ int main(void)
 	test_escapes(dir, outside);
 	test_overlay_and_exit();
 	test_read_only(dir);
+	test_writeback(dir);
 	fuse_server_free(srv);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, outside);
 	if (system(cmd))
