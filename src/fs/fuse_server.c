@@ -73,6 +73,7 @@ struct fuse_server {
 	struct node *root;
 	uint32_t minor;
 	bool writeback;
+	bool killpriv; /* FUSE_HANDLE_KILLPRIV_V2: we drop set-ID bits on the guest's word */
 };
 
 /* ---- iov helpers ---- */
@@ -478,6 +479,29 @@ static int reopen(struct fuse_server *s, struct node *n, int flags)
 	return fd < 0 ? -errno : fd;
 }
 
+/*
+ * With FUSE_HANDLE_KILLPRIV_V2 the guest no longer checks security.capability
+ * before every write (a round trip each), and asks us instead to drop the
+ * set-user-ID bit, and set-group-ID where the group may execute, when a writer
+ * without CAP_FSETID writes to or truncates a file, as its VFS would. The host
+ * kernel drops security.capability itself when we write or truncate.
+ */
+static int kill_suidgid(struct fuse_server *s, int fd)
+{
+	struct stat st;
+	char name[16];
+	mode_t kill;
+	int ret = stat_fd(fd, &st);
+
+	if (ret || !S_ISREG(st.st_mode))
+		return ret;
+	kill = S_ISUID | (st.st_mode & S_IXGRP ? S_ISGID : 0);
+	if (!(st.st_mode & kill))
+		return 0;
+	snprintf(name, sizeof(name), "%d", fd);
+	return fchmodat(s->proc_fd, name, st.st_mode & 07777 & ~kill, 0) ? -errno : 0;
+}
+
 /* ---- operations ---- */
 
 static uint32_t op_init(struct req *r)
@@ -493,7 +517,7 @@ static uint32_t op_init(struct req *r)
 	r->s->minor = in->minor < OUR_MINOR ? in->minor : OUR_MINOR;
 	want = FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_DO_READDIRPLUS |
 	       FUSE_READDIRPLUS_AUTO | FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_CACHE_SYMLINKS |
-	       FUSE_WRITEBACK_CACHE | FUSE_ASYNC_DIO;
+	       FUSE_WRITEBACK_CACHE | FUSE_ASYNC_DIO | FUSE_HANDLE_KILLPRIV_V2;
 	if (r->s->cfg.read_only || !r->s->cfg.writeback)
 		want &= ~FUSE_WRITEBACK_CACHE;
 	out.major = FUSE_KERNEL_VERSION;
@@ -501,6 +525,7 @@ static uint32_t op_init(struct req *r)
 	out.max_readahead = in->max_readahead;
 	out.flags = in->flags & want;
 	r->s->writeback = out.flags & FUSE_WRITEBACK_CACHE;
+	r->s->killpriv = out.flags & FUSE_HANDLE_KILLPRIV_V2;
 	out.max_background = 64;
 	out.congestion_threshold = 48;
 	out.max_write = FUSE_SERVER_MAX_WRITE;
@@ -610,6 +635,8 @@ static uint32_t op_setattr(struct req *r, struct node *n)
 		}
 		handle_put(s, h);
 	}
+	if (!ret && (in->valid & FATTR_KILL_SUIDGID) && s->killpriv)
+		ret = kill_suidgid(s, n->fd);
 	if (!ret && (in->valid & (FATTR_ATIME | FATTR_MTIME | FATTR_ATIME_NOW | FATTR_MTIME_NOW)))
 		ret = set_times(s, n, in);
 	if (ret)
@@ -803,7 +830,7 @@ static uint32_t op_open(struct req *r, struct node *n, bool dir)
 {
 	const struct fuse_open_in *in = (const void *)r->arg;
 	struct fuse_open_out out = { 0 };
-	int fd;
+	int fd, ret;
 
 	if (r->arglen < sizeof(*in))
 		return reply_err(r, EINVAL);
@@ -828,6 +855,11 @@ static uint32_t op_open(struct req *r, struct node *n, bool dir)
 		 : reopen(r->s, n, open_flags(r->s, in->flags));
 	if (fd < 0)
 		return reply_err(r, fd);
+	if (!dir && (in->open_flags & FUSE_OPEN_KILL_SUIDGID) && r->s->killpriv &&
+	    (ret = kill_suidgid(r->s, fd))) {
+		close(fd);
+		return reply_err(r, ret);
+	}
 	out.fh = handle_add(r->s, fd, dir);
 	if (!out.fh)
 		return reply_err(r, ENOMEM);
@@ -858,6 +890,11 @@ static uint32_t op_create(struct req *r, struct node *parent)
 		    in->mode & 07777);
 	if (fd < 0)
 		return reply_err(r, errno);
+	if ((in->open_flags & FUSE_OPEN_KILL_SUIDGID) && r->s->killpriv &&
+	    (ret = kill_suidgid(r->s, fd))) {
+		close(fd);
+		return reply_err(r, ret);
+	}
 	set_owner(r, parent->fd, name, stat_fd(parent->fd, &dst) ? NULL : &dst);
 	memset(&out, 0, sizeof(out));
 	ret = do_lookup(r->s, parent, name, &out.e);
@@ -928,6 +965,7 @@ static uint32_t op_write(struct req *r)
 	struct handle *h;
 	unsigned n;
 	ssize_t done;
+	int ret;
 
 	if (r->arglen < sizeof(*in) || in->size > FUSE_SERVER_MAX_WRITE ||
 	    in->size > r->h.len - data_off)
@@ -938,6 +976,11 @@ static uint32_t op_write(struct req *r)
 	if (!h || h->dir) {
 		handle_put(r->s, h);
 		return reply_err(r, EBADF);
+	}
+	if ((in->write_flags & FUSE_WRITE_KILL_SUIDGID) && r->s->killpriv &&
+	    (ret = kill_suidgid(r->s, h->fd))) {
+		handle_put(r->s, h);
+		return reply_err(r, ret);
 	}
 	n = iov_slice(r->in, r->nin, data_off, in->size, iov, VIRTQ_MAX_SEGS);
 	done = n ? pwritev(h->fd, iov, n, in->offset) : 0;
