@@ -518,7 +518,12 @@ static uint32_t op_init(struct req *r)
 	want = FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_DO_READDIRPLUS |
 	       FUSE_READDIRPLUS_AUTO | FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_CACHE_SYMLINKS |
 	       FUSE_WRITEBACK_CACHE | FUSE_ASYNC_DIO | FUSE_HANDLE_KILLPRIV_V2;
-	if (r->s->cfg.read_only || !r->s->cfg.writeback)
+	/*
+	 * The write-back cache stays although it costs a SETATTR (times) when a
+	 * written file is closed: without it every write() is a round trip, and
+	 * programs that write in small pieces (8 KiB for head -c, or a log) crawl.
+	 */
+	if (r->s->cfg.read_only)
 		want &= ~FUSE_WRITEBACK_CACHE;
 	out.major = FUSE_KERNEL_VERSION;
 	out.minor = r->s->minor;

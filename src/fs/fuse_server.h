@@ -35,12 +35,6 @@ struct fuse_overlay {
 struct fuse_server_config {
 	const char *path; /* the shared directory */
 	bool read_only;
-	/*
-	 * Offer the guest a write-back page cache (FUSE_WRITEBACK_CACHE). Off by
-	 * default: writes then reach the host at once (host and guest see the same
-	 * file), and a small file costs fewer round trips (no time update on close).
-	 */
-	bool writeback;
 	struct fuse_overlay overlays[FUSE_SERVER_MAX_OVERLAYS];
 	unsigned noverlays;
 	/* Called when the guest init reports the workload's exit status (may be NULL). */

@@ -108,8 +108,8 @@ static void test_basic(const char *dir)
 	r = req(FUSE_INIT, 0, &init, sizeof(init));
 	CHECK(r.error == 0 && ((const struct fuse_init_out *)r.data)->minor == 36, "INIT (%d)",
 	      r.error);
-	CHECK(!(((const struct fuse_init_out *)r.data)->flags & FUSE_WRITEBACK_CACHE),
-	      "no write-back cache unless configured");
+	CHECK(((const struct fuse_init_out *)r.data)->flags & FUSE_WRITEBACK_CACHE,
+	      "write-back cache");
 	CHECK(((const struct fuse_init_out *)r.data)->flags & FUSE_HANDLE_KILLPRIV_V2,
 	      "the server drops set-ID bits itself (KILLPRIV_V2)");
 
@@ -400,22 +400,6 @@ static void test_killpriv(const char *dir)
 	unlink(path);
 }
 
-static void test_writeback(const char *dir)
-{
-	struct fuse_server_config cfg = { .path = dir, .writeback = true };
-	struct fuse_init_in init = { .major = 7, .minor = 36, .flags = FUSE_WRITEBACK_CACHE };
-	struct fuse_server *other = srv;
-	struct res r;
-
-	CHECK(fuse_server_new(&cfg, &srv) == 0, "write-back server");
-	r = req(FUSE_INIT, 0, &init, sizeof(init));
-	CHECK(r.error == 0 &&
-		      (((const struct fuse_init_out *)r.data)->flags & FUSE_WRITEBACK_CACHE),
-	      "write-back cache when configured (%d)", r.error);
-	fuse_server_free(srv);
-	srv = other;
-}
-
 static void test_read_only(const char *dir)
 {
 	struct fuse_server_config cfg = { .path = dir, .read_only = true };
@@ -463,7 +447,6 @@ int main(void)
 	test_escapes(dir, outside);
 	test_overlay_and_exit();
 	test_read_only(dir);
-	test_writeback(dir);
 	fuse_server_free(srv);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, outside);
 	if (system(cmd))
