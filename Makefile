@@ -56,6 +56,7 @@ check-gpu: all
 
 bench: all
 	bench/boot.sh
+	bench/fs.sh
 	@if [ -x bench/gpu/run.sh ]; then bench/gpu/run.sh; fi
 
 demo: all

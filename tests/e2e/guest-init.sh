@@ -18,6 +18,63 @@ result() { say "KILN-RESULT $test $1 $2"; }
 say KILN-GUEST-READY
 test=$(arg kiln.test)
 
+# Monotonic ns: busybox's date has no %N; the timer list's first "now at" is ktime.
+now_ns() {
+	local l
+	while read -r l; do
+		case $l in "now at "*)
+			l=${l#now at }
+			echo "${l% nsecs}"
+			return ;;
+		esac
+	done </proc/timer_list
+}
+
+# The file-system benchmark: sequential write of kiln.mb MiB (fsync inside the
+# timing), reading it back with cold guest caches, then kiln.files small files
+# (none if 0; sync inside the timing).
+fsbench() {
+	local fs mb files d t0 t1 t2 t3 t4 t5 blk i rec
+	fs=$(arg kiln.fs)
+	mb=$(arg kiln.mb)
+	files=$(arg kiln.files)
+	mkdir -p /mnt
+	case $fs in
+	virtiofs) mount -t virtiofs bench /mnt ;;
+	9p) mount -t 9p -o "$(arg kiln.9p)" bench /mnt ;;
+	*) false ;;
+	esac || { result FAIL "cannot mount $fs"; return; }
+	d=/mnt/kiln-fsbench
+	rm -rf $d && mkdir $d $d/small || { result FAIL "cannot write the share"; return; }
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	t0=$(now_ns)
+	rec=$(dd if=/dev/zero of=$d/big bs=1M count="$mb" conv=fsync 2>&1) || {
+		result FAIL "write: $rec"; return; }
+	t1=$(now_ns)
+	echo 3 >/proc/sys/vm/drop_caches
+	t2=$(now_ns)
+	rec=$(dd if=$d/big of=/dev/null bs=1M 2>&1) || { result FAIL "read: $rec"; return; }
+	t3=$(now_ns)
+	case $rec in "$mb+0 records in"*) ;; *) result FAIL "read short: $rec"; return ;; esac
+	rec="fs=$fs write_ns=$((t1 - t0)) read_ns=$((t3 - t2))"
+	# 4 KiB per file, written by the shell itself: no process per file.
+	if [ "${files:-0}" -gt 0 ]; then
+		blk=$(head -c 4096 /dev/zero | tr '\0' k)
+		t4=$(now_ns)
+		i=0
+		while [ $i -lt "$files" ]; do
+			echo -n "$blk" >$d/small/f$i || { result FAIL "create f$i"; return; }
+			i=$((i + 1))
+		done
+		sync
+		t5=$(now_ns)
+		[ "$(wc -c <$d/small/f0)" = 4096 ] || { result FAIL "small file size"; return; }
+		rec="$rec create_ns=$((t5 - t4))"
+	fi
+	result INFO "$rec"
+}
+
 case $test in
 info)
 	result INFO "nproc=$(nproc) memtotal_kb=$(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)"
@@ -81,6 +138,11 @@ powerbutton)
 	done
 	result INFO "listening $(cat /sys/class/input/*/name 2>/dev/null | grep -c 'Power Button') button(s)"
 	sleep 600
+	;;
+fsbench)
+	# bench/fs-inner.sh: the share tagged "bench", over virtio-fs (kiln.fs=virtiofs)
+	# or 9p (kiln.fs=9p, mount options in kiln.9p=). Times in ns, taken here.
+	fsbench
 	;;
 shell)
 	echo "Kiln guest: $(uname -r), $(nproc) vCPUs. Type 'exit' to power off."

@@ -26,14 +26,16 @@ fetch() { # flavour metapackage
 	cp "$root"/boot/vmlinuz-* "$IMAGES/$flavour/vmlinuz"
 }
 
-guest_modules="virtio_mmio virtio_blk virtio_console virtio-rng pvpanic-mmio button evdev"
+guest_modules="virtio_mmio virtio_blk virtio_console virtio-rng pvpanic-mmio button evdev fuse virtiofs"
+# 9p (QEMU's -virtfs, the file-system benchmark's peer): only the generic kernel has it.
+declare -A flavour_modules=([generic]="9p 9pnet_virtio")
 
 fetch generic linux-image-amd64
 fetch cloud linux-image-cloud-amd64
 for f in $FLAVOURS; do
 	log "guest initramfs ($f)"
 	"$TOP/tests/e2e/mkinitramfs.sh" "$IMAGES/$f/root" "$IMAGES/$f/guest.cpio.gz" \
-		"$TOP/tests/e2e/guest-init.sh" $guest_modules
+		"$TOP/tests/e2e/guest-init.sh" $guest_modules ${flavour_modules[$f]:-}
 done
 log "ELF vmlinux of the cloud kernel (for the ELF boot path)"
 "$TOP/tests/e2e/extract-vmlinux.py" "$IMAGES/cloud/vmlinuz" "$IMAGES/cloud/vmlinux"

@@ -93,7 +93,7 @@ static void test_basic(const char *dir)
 				     .minor = 36,
 				     .max_readahead = 65536,
 				     .flags = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS |
-					      FUSE_WRITEBACK_CACHE };
+					      FUSE_WRITEBACK_CACHE | FUSE_HANDLE_KILLPRIV_V2 };
 	struct fuse_create_in cin = { .flags = O_RDWR, .mode = 0640 };
 	struct fuse_write_in win = { 0 };
 	struct fuse_read_in rin = { 0 };
@@ -108,6 +108,10 @@ static void test_basic(const char *dir)
 	r = req(FUSE_INIT, 0, &init, sizeof(init));
 	CHECK(r.error == 0 && ((const struct fuse_init_out *)r.data)->minor == 36, "INIT (%d)",
 	      r.error);
+	CHECK(((const struct fuse_init_out *)r.data)->flags & FUSE_WRITEBACK_CACHE,
+	      "write-back cache");
+	CHECK(((const struct fuse_init_out *)r.data)->flags & FUSE_HANDLE_KILLPRIV_V2,
+	      "the server drops set-ID bits itself (KILLPRIV_V2)");
 
 	/* CREATE, WRITE, READ, and the host sees the data. */
 	r = req_name(FUSE_CREATE, FUSE_ROOT_ID, &cin, sizeof(cin), "f");
@@ -135,6 +139,11 @@ static void test_basic(const char *dir)
 	r = send_req(FUSE_READ, node, &rin, sizeof(rin), NULL, 0,
 		     sizeof(struct fuse_out_header) + 2);
 	CHECK(r.error == 0 && r.len == 2, "READ bounded by the reply space (%u)", r.len);
+
+	/* FLUSH has nothing to do: ENOSYS, so that the guest stops sending it. */
+	r = req(FUSE_FLUSH, node, &(struct fuse_flush_in){ .fh = fh },
+		sizeof(struct fuse_flush_in));
+	CHECK(r.error == -ENOSYS, "FLUSH (%d)", r.error);
 
 	/* WRITE claiming more data than the request has. */
 	win.size = 100;
@@ -355,6 +364,55 @@ static void test_overlay_and_exit(void)
 	CHECK(r.error == -ENOTTY, "other ioctls fail (%d)", r.error);
 }
 
+static mode_t mode_of(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? (mode_t)-1 : st.st_mode & 07777;
+}
+
+/* KILLPRIV_V2: set-ID bits go when the guest says so, as its VFS would drop them. */
+static void test_killpriv(const char *dir)
+{
+	struct fuse_write_in win = { .size = 1 };
+	struct fuse_setattr_in sin = { .valid = FATTR_SIZE | FATTR_KILL_SUIDGID };
+	struct fuse_open_in oin = { .flags = O_RDWR | O_TRUNC,
+				    .open_flags = FUSE_OPEN_KILL_SUIDGID };
+	char path[4096];
+	uint64_t node;
+	struct res r;
+	int err;
+
+	snprintf(path, sizeof(path), "%s/suid", dir);
+	close(open(path, O_CREAT | O_WRONLY, 0644));
+	chmod(path, 06755);
+	node = lookup(FUSE_ROOT_ID, "suid", &err);
+	win.fh = open_node(node, O_RDWR, FUSE_OPEN, &err);
+	CHECK(err == 0, "OPEN suid (%d)", err);
+	r = send_req(FUSE_WRITE, node, &win, sizeof(win), "x", 1, sizeof(reply_buf));
+	CHECK(r.error == 0 && mode_of(path) == 06755, "a WRITE keeps set-ID bits (%o)",
+	      mode_of(path));
+	win.write_flags = FUSE_WRITE_KILL_SUIDGID;
+	r = send_req(FUSE_WRITE, node, &win, sizeof(win), "x", 1, sizeof(reply_buf));
+	CHECK(r.error == 0 && mode_of(path) == 0755, "WRITE_KILL_SUIDGID drops them (%o)",
+	      mode_of(path));
+	chmod(path, 02644);
+	r = send_req(FUSE_WRITE, node, &win, sizeof(win), "x", 1, sizeof(reply_buf));
+	CHECK(r.error == 0 && mode_of(path) == 02644,
+	      "set-group-ID without group execute stays (%o)", mode_of(path));
+	chmod(path, 04755);
+	r = req(FUSE_SETATTR, node, &sin, sizeof(sin));
+	CHECK(r.error == 0 && mode_of(path) == 0755, "truncate with KILL_SUIDGID (%o)",
+	      mode_of(path));
+	chmod(path, 04755);
+	open_node(node, 0, FUSE_OPEN, &err);
+	CHECK(err == 0 && mode_of(path) == 04755, "a plain OPEN keeps them (%o)", mode_of(path));
+	r = req(FUSE_OPEN, node, &oin, sizeof(oin));
+	CHECK(r.error == 0 && mode_of(path) == 0755, "OPEN O_TRUNC with KILL_SUIDGID (%o)",
+	      mode_of(path));
+	unlink(path);
+}
+
 static void test_read_only(const char *dir)
 {
 	struct fuse_server_config cfg = { .path = dir, .read_only = true };
@@ -398,6 +456,7 @@ int main(void)
 	cfg.path = dir;
 	CHECK(fuse_server_new(&cfg, &srv) == 0, "server on %s", dir);
 	test_basic(dir);
+	test_killpriv(dir);
 	test_escapes(dir, outside);
 	test_overlay_and_exit();
 	test_read_only(dir);
