@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <kiln.h>
 
@@ -35,6 +36,7 @@ struct fs_config_space {
 struct fs_io {
 	struct fs_io *next;
 	struct virtq_chain chain;
+	uint64_t popped_ns;
 };
 
 struct fs {
@@ -49,6 +51,9 @@ struct fs {
 	struct fs_io *free;
 	struct virtq_chain hp_chain;
 
+	/* Request statistics (under dev->lock), logged at debug level when the device goes. */
+	uint64_t nreq, queued_ns, served_ns;
+
 	pthread_mutex_t wq_lock; /* nests inside dev->lock */
 	pthread_cond_t wq_cond;
 	struct fs_io *wq_head, *wq_tail;
@@ -58,6 +63,14 @@ struct fs {
 
 	struct fs_io slots[FS_SLOTS];
 };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static void wq_put(struct fs *f, struct fs_io *io)
 {
@@ -133,6 +146,7 @@ static void fs_process(struct fs *f)
 				fs_complete(f, io, 0);
 				continue;
 			}
+			io->popped_ns = now_ns();
 			wq_put(f, io);
 		}
 		if (ret < 0) {
@@ -173,11 +187,16 @@ static void *fs_worker(void *arg)
 	pthread_setname_np(pthread_self(), "fs-io");
 	fuse_server_thread_init();
 	while ((io = wq_get(f))) {
+		uint64_t start = now_ns();
 		uint32_t len = fuse_server_handle(f->srv, io->chain.out, io->chain.nout,
 						  io->chain.in, io->chain.nin);
+		uint64_t end = now_ns();
 		struct virtio_dev *d = f->dev;
 
 		pthread_mutex_lock(&d->lock);
+		f->nreq++;
+		f->queued_ns += start - io->popped_ns;
+		f->served_ns += end - start;
 		fs_complete(f, io, len);
 		if (f->starved && !f->quiesce && d->active)
 			fs_process(f);
@@ -253,6 +272,11 @@ static void fs_destroy(struct virtio_dev *d)
 	pthread_mutex_lock(&d->lock);
 	fs_drain(f);
 	pthread_mutex_unlock(&d->lock);
+	if (f->nreq)
+		pr_debug("fs %.36s: %llu requests, on average %llu us waiting for a thread, %llu us served",
+			 (const char *)f->cfg.tag, (unsigned long long)f->nreq,
+			 (unsigned long long)(f->queued_ns / f->nreq / 1000),
+			 (unsigned long long)(f->served_ns / f->nreq / 1000));
 	fs_free(f);
 }
 

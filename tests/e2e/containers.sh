@@ -52,7 +52,9 @@ check_run_fs() {
 	local big=${KILN_FS_BIG_BYTES:-1073741824} hmd5 v
 	echo "SECRET-$RANDOM" >/run/kiln-outside-secret
 	cp "$TOP/tests/e2e/fs-suite.sh" "$ROOT/root/fs-suite.sh"
-	cp "$IMAGES"/debs/hello_*.deb "$ROOT/root/" 2>/dev/null
+	# Where apt's unprivileged download user (_apt) may read it: not /root (mode 700).
+	mkdir -p -m 755 "$ROOT/kiln-debs"
+	cp "$IMAGES"/debs/hello_*.deb "$ROOT/kiln-debs/" 2>/dev/null && chmod 644 "$ROOT"/kiln-debs/*.deb
 	head -c 8000000 /dev/urandom >"$ROOT/root/hostfile"
 	hmd5=$(md5sum <"$ROOT/root/hostfile" | cut -d" " -f1)
 	# The nested test host runs this guest at a small fraction of native speed:
@@ -79,7 +81,10 @@ check_run_fs() {
 	check "guest fs: chown is real on the host" \
 		"$([ "$(stat -c %u:%g "$ROOT/kiln-fs-test/a")" = 1234:5678 ]; echo $?)" \
 		"$(stat -c %u:%g "$ROOT/kiln-fs-test/a")"
-	rm -rf "$ROOT/kiln-fs-test"
+	v=$(find "$ROOT/kiln-fs-test/big" -maxdepth 1 -type f -name 'entry-*' 2>/dev/null | wc -l)
+	check "guest fs: the 10000 entries made in the guest are on the host" "$([ "$v" = 10000 ]; echo $?)" \
+		"the host sees $v"
+	rm -rf "$ROOT/kiln-fs-test" "$ROOT/kiln-debs"
 }
 
 check_run_volume() {
@@ -170,11 +175,9 @@ check_containers() {
 		bad "kiln run" "no Debian root at $ROOT (make setup: scripts/rootfs.sh)"
 		return
 	fi
-	check_run_status
-	check_run_env
-	check_run_stdio
-	check_run_volume
-	check_run_abi
-	check_run_stop
-	check_run_fs
+	for c in check_run_status check_run_env check_run_stdio check_run_volume check_run_abi \
+		check_run_stop check_run_fs; do
+		echo "-- $c (at ${SECONDS}s)"
+		$c
+	done
 }

@@ -238,25 +238,18 @@ check_errors() {
 [ -c /dev/kvm ] || { echo "FAIL no /dev/kvm in the test host"; echo "0 passed, 1 failed"; exit 1; }
 if [ $# -gt 0 ]; then
 	# Only the named checks, e.g. suite.sh check_echo "check_info cloud 1 256".
-	for c in "$@"; do $c; done
+	checks=("$@")
 else
-	check_errors
-	check_info cloud 1 256
-	check_info cloud 2 512
-	check_info generic 2 384
-	check_elf
-	check_echo
-	check_rng
-	check_blk_read
-	check_blk_sync_kill
-	check_blk_ro
-	check_blk_discard
-	check_exit "guest power-off" info 0
-	check_exit "guest reboot" reboot 0
-	check_exit "guest panic" panic 2 "guest kernel panicked"
-	check_sigterm
-	check_powerbutton
-	check_containers
+	checks=(check_errors "check_info cloud 1 256" "check_info cloud 2 512" "check_info generic 2 384"
+		check_elf check_echo check_rng check_blk_read check_blk_sync_kill check_blk_ro
+		check_blk_discard 'check_exit "guest power-off" info 0' 'check_exit "guest reboot" reboot 0'
+		'check_exit "guest panic" panic 2 "guest kernel panicked"' check_sigterm check_powerbutton
+		check_containers)
 fi
+for c in "${checks[@]}"; do
+	# Where the time goes, in CI logs too.
+	echo "-- $c (at ${SECONDS}s)"
+	eval "$c"
+done
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
