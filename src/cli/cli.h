@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cli/rest_req.h"
+
 #define CLI_MAX_DEVICES 32
 #define CLI_HELP	1
 
@@ -30,6 +32,7 @@ struct cli_opts {
 	bool efi;    /* --bootloader efi was given */
 	bool nested; /* --nested: offer SVM/VMX to the guest */
 	unsigned log_level;
+	struct rest_uri rest; /* --restful-uri; REST_NONE by default */
 	struct cli_device dev[CLI_MAX_DEVICES];
 	unsigned ndev;
 	char *owned[CLI_MAX_DEVICES + 1]; /* spec copies that dev[] and the bootloader point into */

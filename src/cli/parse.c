@@ -325,11 +325,11 @@ static int set_option(struct cli_opts *o, enum opt_id id, const char *name, cons
 	case OPT_BOOTLOADER:
 		return parse_bootloader(o, v);
 	case OPT_RESTFUL_URI:
-		if (strcmp(v, "none://"))
+		if (rest_parse_uri(v, &o->rest))
 			return fail(o,
-				    "--%s %s: the REST API is not supported by this kiln yet "
-				    "(only none://)",
-				    name, v);
+				    "--%s %s: not tcp://IPV4:PORT (or localhost:PORT), "
+				    "unix://PATH (shorter than %d bytes) or none://",
+				    name, v, REST_PATH_MAX);
 		break;
 	case OPT_NESTED:
 		o->nested = true;

@@ -115,6 +115,9 @@ static void test_krunkit(void)
 	const char *net[] = { "--kernel", "k", "--device",
 			      "virtio-net,unixSocketPath=/s,mac=5a:94:ef:e4:0c:ee", NULL };
 	const char *rest[] = { "--kernel", "k", "--restful-uri", "tcp://localhost:8081", NULL };
+	const char *rest_unix[] = { "--kernel", "k", "--restful-uri=unix:///run/k.sock", NULL };
+	const char *rest_bad[] = { "--kernel", "k", "--restful-uri", "http://x:1", NULL };
+	const char *rest_noport[] = { "--kernel", "k", "--restful-uri", "tcp://127.0.0.1", NULL };
 	const char *bad_bl[] = { "--bootloader", "grub,foo", NULL };
 	const char *fs[] = { "--kernel", "k", "--device",
 			     "virtio-fs,sharedDir=/srv/x,mountTag=data,readonly", NULL };
@@ -137,7 +140,18 @@ static void test_krunkit(void)
 	cli_free(&o);
 	expect_error(efi_only, "EFI");
 	expect_error(net, "virtio-net is not supported");
-	expect_error(rest, "REST API");
+	CHECK(parse(&o, rest) == 0 && o.rest.scheme == REST_TCP && o.rest.port == 8081 &&
+		      o.rest.addr[0] == 127,
+	      "--restful-uri tcp://localhost:8081: %s", o.error);
+	cli_free(&o);
+	CHECK(parse(&o, rest_unix) == 0 && o.rest.scheme == REST_UNIX &&
+		      !strcmp(o.rest.path, "/run/k.sock"),
+	      "--restful-uri unix://: %s", o.error);
+	cli_free(&o);
+	CHECK(parse(&o, linux_bl) == 0 && o.rest.scheme == REST_NONE, "REST off by default");
+	cli_free(&o);
+	expect_error(rest_bad, "--restful-uri http://x:1");
+	expect_error(rest_noport, "tcp://IPV4:PORT");
 	expect_error(bad_bl, "linux or efi");
 	CHECK(parse(&o, fs) == 0 && o.ndev == 1 && o.dev[0].type == CLI_DEV_FS &&
 		      !strcmp(o.dev[0].path, "/srv/x") && !strcmp(o.dev[0].tag, "data") &&
