@@ -15,12 +15,13 @@ enum cli_dev_type {
 	CLI_DEV_RNG,
 	CLI_DEV_SERIAL,
 	CLI_DEV_FS,
+	CLI_DEV_INPUT, /* krunkit ignores virtio-input; so does kiln, with a warning */
 };
 
 struct cli_device {
 	enum cli_dev_type type;
 	const char *path; /* blk: image; serial: log file (NULL = stdio); fs: shared dir */
-	const char *tag;  /* fs: mountTag */
+	const char *tag;  /* fs: mountTag; blk: serial/id (NULL: disk<N>) */
 	bool read_only;
 };
 

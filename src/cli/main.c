@@ -31,19 +31,24 @@ static void usage(FILE *f)
 		"  --initrd PATH            initramfs\n"
 		"  --kernel-cmdline STR     kernel command line (default \"%s\")\n"
 		"  --device SPEC            add a device (repeatable):\n"
-		"      virtio-blk,path=FILE[,readonly]\n"
+		"      virtio-blk,path=FILE[,format=raw][,serial=ID][,readonly]\n"
 		"      virtio-rng\n"
 		"      virtio-fs,sharedDir=DIR,mountTag=TAG[,readonly]\n"
 		"      virtio-serial,stdio | virtio-serial,logFilePath=FILE\n"
+		"      virtio-input,keyboard|pointing (ignored, as krunkit does)\n"
 		"  --krun-log-level N       0 (off) .. 5 (trace); default 2 (warnings)\n"
 		"  --log-file PATH          kiln's own messages go to PATH (appended)\n"
 		"  --pidfile PATH           written while the VM runs, removed when it ends\n"
 		"  --bootloader linux,kernel=PATH[,initrd=PATH][,cmdline=STR]\n"
 		"                           vfkit's form of --kernel/--initrd/--kernel-cmdline\n"
 		"  --bootloader efi,...     accepted with --kernel (no EFI firmware yet)\n"
-		"  --nested, --gui, --oem-string S, --timesync vsockPort=N, --restful-uri none://\n"
-		"                           accepted for krunkit compatibility (warnings say what "
-		"is ignored)\n"
+		"  --restful-uri URI        krunkit's REST API (GET/POST /vm/state) on\n"
+		"                           tcp://IPV4:PORT or unix://PATH; none:// (default): "
+		"off\n"
+		"  --nested                 offer the CPU's virtualization to the guest\n"
+		"  --gui, --oem-string S, --timesync vsockPort=N\n"
+		"                           accepted for krunkit compatibility, ignored with a "
+		"warning\n"
 		"  -h, --help               this text\n",
 		KILN_DEFAULT_CMDLINE);
 }
@@ -179,7 +184,8 @@ static int run_vm(int ctx, struct cli_opts *o)
 
 			rest_uri_text(&o->rest, uri, sizeof(uri));
 			fprintf(stderr, "kiln: --restful-uri %s: cannot listen: %s\n", uri,
-				strerror(-ret));
+				ret == -EEXIST ? "the path exists and is not a socket"
+					       : strerror(-ret));
 			return 1;
 		}
 	}

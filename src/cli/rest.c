@@ -22,8 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LINGER_MAX_BYTES 65536 /* discarded after the answer, at most */
-#define ACCEPT_PAUSE_MS	 100   /* out of fds: wait before accepting again */
+#define LINGER_MAX_BYTES (1 << 20) /* discarded after the answer, at most */
+#define ACCEPT_PAUSE_MS	 100	   /* out of fds: wait before accepting again */
 
 enum conn_phase { CONN_READ, CONN_WRITE, CONN_LINGER };
 
