@@ -568,7 +568,7 @@ size_t rest_response(const struct rest_request *req, int vm_state, int stop_ret,
 	char body[256];
 	int status = req->status, n;
 	bool running = vm_state == KILN_VM_RUNNING;
-	bool alive = running || vm_state == KILN_VM_STARTING || vm_state == KILN_VM_STOPPING;
+	bool alive = vm_state != KILN_VM_STOPPED; /* a hard stop works until the VM is gone */
 
 	if (status == 200 && req->action != REST_ACT_GET_STATE && stop_ret) {
 		status = stop_ret == -ESRCH ? 409 : 500;

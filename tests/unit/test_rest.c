@@ -180,6 +180,14 @@ static void test_response(void)
 	CHECK(strstr(out, "\"state\":\"VirtualMachineStateStopping\"") &&
 		      strstr(out, "\"canStop\":false,\"canHardStop\":true"),
 	      "stopping body: %s", out);
+	rest_response(&get, KILN_VM_CREATED, 0, out);
+	CHECK(strstr(out, "\"state\":\"VirtualMachineStateStarting\"") &&
+		      strstr(out, "\"canStop\":false,\"canHardStop\":true"),
+	      "not started yet: %s", out);
+	rest_response(&get, KILN_VM_STOPPED, 0, out);
+	CHECK(strstr(out, "\"state\":\"VirtualMachineStateStopped\"") &&
+		      strstr(out, "\"canStop\":false,\"canHardStop\":false"),
+	      "stopped: %s", out);
 	rest_response(&stop, KILN_VM_STOPPED, -ESRCH, out);
 	CHECK(!strncmp(out, "HTTP/1.1 409 ", 13), "stop when stopped: %s", out);
 	rest_response(&nf, 0, 0, out);
