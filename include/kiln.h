@@ -48,6 +48,33 @@ int32_t kiln_set_signal_shutdown(uint32_t ctx_id, bool enabled);
  */
 int32_t kiln_run(uint32_t ctx_id);
 
+/* Where a context's VM is in its life (kiln_get_vm_state). */
+enum kiln_vm_state {
+	KILN_VM_CREATED = 0,  /* configured; kiln_run not called yet */
+	KILN_VM_STARTING = 1, /* kiln_run is building the VM */
+	KILN_VM_RUNNING = 2,  /* the vCPUs run */
+	KILN_VM_STOPPING = 3, /* asked to stop (power button or kiln_stop), still running */
+	KILN_VM_STOPPED = 4,  /* kiln_run has ended the VM */
+};
+
+/*
+ * The VM's state (enum kiln_vm_state), or a negative errno. Safe to call from
+ * any thread, also while another one is in kiln_run.
+ */
+int32_t kiln_get_vm_state(uint32_t ctx_id);
+
+/* How kiln_stop stops the VM. */
+#define KILN_STOP_ORDERLY 0 /* press the ACPI power button, as krun_get_shutdown_eventfd */
+#define KILN_STOP_HARD	  1 /* end the VM at once; kiln_run then returns 0 */
+
+/*
+ * Ask the VM to stop, from any thread while kiln_run runs (before it, the VM
+ * is told as soon as it starts). An orderly stop is a request the guest may
+ * ignore; a hard stop always ends the VM. -ESRCH: the VM has stopped already;
+ * -EINVAL: no such context or mode.
+ */
+int32_t kiln_stop(uint32_t ctx_id, uint32_t how);
+
 #ifdef __cplusplus
 }
 #endif

@@ -39,6 +39,7 @@ struct ctx {
 	char *kernel_console;
 	char *exec_json; /* built when the VM starts */
 	int workload_status;
+	int vm_state; /* enum kiln_vm_state; atomic: the VM moves it while it runs */
 };
 
 static struct ctx ctxs[MAX_CTX];
@@ -108,6 +109,8 @@ static void free_cfg(struct vm_config *cfg)
 	}
 	if (cfg->shutdown_efd >= 0)
 		close(cfg->shutdown_efd);
+	if (cfg->hard_stop_efd >= 0)
+		close(cfg->hard_stop_efd);
 	free(cfg->kernel);
 	free(cfg->initrd);
 	free(cfg->cmdline);
@@ -169,7 +172,7 @@ KILN_EXPORT int32_t krun_create_ctx(void)
 		c->implicit_init = true;
 		c->cfg.ncpus = 1;
 		c->cfg.port_in = c->cfg.port_out = c->cfg.port_err = -1;
-		c->cfg.shutdown_efd = -1;
+		c->cfg.shutdown_efd = c->cfg.hard_stop_efd = -1;
 		c->cfg.setuid = c->cfg.setgid = -1;
 		c->cfg.mem_mib = 512;
 		c->cfg.console_in = STDIN_FILENO;
@@ -664,15 +667,63 @@ KILN_EXPORT int32_t krun_set_tee_config_file(uint32_t ctx_id, const char *filepa
 
 /* ---- Process, CPU and lifecycle ---- */
 
+/* The eventfd in *efd, made on first use; the caller holds ctx_lock. The fd or -errno. */
+static int get_efd(int *efd)
+{
+	if (*efd < 0)
+		*efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	return *efd < 0 ? -errno : *efd;
+}
+
 KILN_EXPORT int32_t krun_get_shutdown_eventfd(uint32_t ctx_id)
 {
 	int fd;
 
 	WITH_CTX(ctx_id, c);
-	if (c->cfg.shutdown_efd < 0)
-		c->cfg.shutdown_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	fd = c->cfg.shutdown_efd < 0 ? -errno : c->cfg.shutdown_efd;
+	fd = get_efd(&c->cfg.shutdown_efd);
 	END_CTX(fd);
+}
+
+KILN_EXPORT int32_t kiln_get_vm_state(uint32_t ctx_id)
+{
+	int state;
+
+	WITH_CTX(ctx_id, c);
+	state = __atomic_load_n(&c->vm_state, __ATOMIC_SEQ_CST);
+	END_CTX(state);
+}
+
+/* The state moves to STOPPING from STARTING or RUNNING, never back from STOPPED. */
+static void mark_stopping(struct ctx *c)
+{
+	int cur = __atomic_load_n(&c->vm_state, __ATOMIC_SEQ_CST);
+
+	while ((cur == KILN_VM_STARTING || cur == KILN_VM_RUNNING) &&
+	       !__atomic_compare_exchange_n(&c->vm_state, &cur, KILN_VM_STOPPING, false,
+					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		;
+}
+
+KILN_EXPORT int32_t kiln_stop(uint32_t ctx_id, uint32_t how)
+{
+	const uint64_t one = 1;
+	int fd;
+
+	WITH_CTX(ctx_id, c);
+	if (how != KILN_STOP_ORDERLY && how != KILN_STOP_HARD)
+		END_CTX(-EINVAL);
+	if (__atomic_load_n(&c->vm_state, __ATOMIC_SEQ_CST) == KILN_VM_STOPPED)
+		END_CTX(-ESRCH);
+	fd = get_efd(how == KILN_STOP_HARD ? &c->cfg.hard_stop_efd : &c->cfg.shutdown_efd);
+	if (fd < 0)
+		END_CTX(fd);
+	/* A full counter (EAGAIN) still has the VM asked. */
+	if (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		END_CTX(-errno);
+	if (how == KILN_STOP_HARD ||
+	    __atomic_load_n(&c->vm_state, __ATOMIC_SEQ_CST) == KILN_VM_RUNNING)
+		mark_stopping(c);
+	END_CTX(0);
 }
 
 KILN_EXPORT int32_t kiln_set_signal_shutdown(uint32_t ctx_id, bool enabled)
@@ -1024,10 +1075,16 @@ KILN_EXPORT int32_t kiln_run(uint32_t ctx_id)
 		console_default(&c->cfg, STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO);
 	c->workload_status = -1;
 	c->cfg.workload_status = &c->workload_status;
+	/* kiln_stop may come from another thread once the VM runs: it needs both eventfds now. */
+	if ((ret = get_efd(&c->cfg.shutdown_efd)) < 0 || (ret = get_efd(&c->cfg.hard_stop_efd)) < 0)
+		END_CTX(ret);
+	c->cfg.vm_state = &c->vm_state;
+	__atomic_store_n(&c->vm_state, KILN_VM_STARTING, __ATOMIC_SEQ_CST);
 	/* The VM runs on a snapshot, so the context lock is not held while it runs. */
 	cfg = c->cfg;
 	pthread_mutex_unlock(&ctx_lock);
 	status = vm_run(&cfg);
+	__atomic_store_n(&c->vm_state, KILN_VM_STOPPED, __ATOMIC_SEQ_CST);
 	/* The workload's status is the process's, when the init reported one. */
 	return status == VM_STATUS_OK && c->workload_status >= 0 ? c->workload_status : status;
 }

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cli/rest_req.h"
+
 #define CLI_MAX_DEVICES 32
 #define CLI_HELP	1
 
@@ -13,12 +15,13 @@ enum cli_dev_type {
 	CLI_DEV_RNG,
 	CLI_DEV_SERIAL,
 	CLI_DEV_FS,
+	CLI_DEV_INPUT, /* krunkit ignores virtio-input; so does kiln, with a warning */
 };
 
 struct cli_device {
 	enum cli_dev_type type;
 	const char *path; /* blk: image; serial: log file (NULL = stdio); fs: shared dir */
-	const char *tag;  /* fs: mountTag */
+	const char *tag;  /* fs: mountTag; blk: serial/id (NULL: disk<N>) */
 	bool read_only;
 };
 
@@ -30,6 +33,7 @@ struct cli_opts {
 	bool efi;    /* --bootloader efi was given */
 	bool nested; /* --nested: offer SVM/VMX to the guest */
 	unsigned log_level;
+	struct rest_uri rest; /* --restful-uri; REST_NONE by default */
 	struct cli_device dev[CLI_MAX_DEVICES];
 	unsigned ndev;
 	char *owned[CLI_MAX_DEVICES + 1]; /* spec copies that dev[] and the bootloader point into */

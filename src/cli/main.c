@@ -6,6 +6,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <kiln.h>
 #include <libkrun.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/rest.h"
 
 static void usage(FILE *f)
 {
@@ -28,19 +31,24 @@ static void usage(FILE *f)
 		"  --initrd PATH            initramfs\n"
 		"  --kernel-cmdline STR     kernel command line (default \"%s\")\n"
 		"  --device SPEC            add a device (repeatable):\n"
-		"      virtio-blk,path=FILE[,readonly]\n"
+		"      virtio-blk,path=FILE[,format=raw][,serial=ID][,readonly]\n"
 		"      virtio-rng\n"
 		"      virtio-fs,sharedDir=DIR,mountTag=TAG[,readonly]\n"
 		"      virtio-serial,stdio | virtio-serial,logFilePath=FILE\n"
+		"      virtio-input,keyboard|pointing (ignored, as krunkit does)\n"
 		"  --krun-log-level N       0 (off) .. 5 (trace); default 2 (warnings)\n"
 		"  --log-file PATH          kiln's own messages go to PATH (appended)\n"
 		"  --pidfile PATH           written while the VM runs, removed when it ends\n"
 		"  --bootloader linux,kernel=PATH[,initrd=PATH][,cmdline=STR]\n"
 		"                           vfkit's form of --kernel/--initrd/--kernel-cmdline\n"
 		"  --bootloader efi,...     accepted with --kernel (no EFI firmware yet)\n"
-		"  --nested, --gui, --oem-string S, --timesync vsockPort=N, --restful-uri none://\n"
-		"                           accepted for krunkit compatibility (warnings say what "
-		"is ignored)\n"
+		"  --restful-uri URI        krunkit's REST API (GET/POST /vm/state) on\n"
+		"                           tcp://IPV4:PORT or unix://PATH; none:// (default): "
+		"off\n"
+		"  --nested                 offer the CPU's virtualization to the guest\n"
+		"  --gui, --oem-string S, --timesync vsockPort=N\n"
+		"                           accepted for krunkit compatibility, ignored with a "
+		"warning\n"
 		"  -h, --help               this text\n",
 		KILN_DEFAULT_CMDLINE);
 }
@@ -116,25 +124,80 @@ static int run_main(int argc, char **argv)
 	return ret < 0 ? 125 : ret;
 }
 
+/* Written whole under a temporary name, then renamed: a reader never sees it half done. */
 static int write_pidfile(const char *path)
 {
-	char buf[32];
-	int fd, n;
+	char buf[32], *tmp;
+	int fd, n, ret = 0;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (asprintf(&tmp, "%s.tmp%d", path, (int)getpid()) < 0)
+		return -ENOMEM;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		fprintf(stderr, "kiln: --pidfile %s: %s\n", path, strerror(errno));
-		return -errno;
+		ret = -errno;
+	} else {
+		n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+		if (write(fd, buf, n) != n)
+			ret = errno ? -errno : -EIO;
+		if (close(fd) && !ret)
+			ret = -errno;
+		if (!ret && rename(tmp, path))
+			ret = -errno;
+		if (ret)
+			unlink(tmp);
 	}
-	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
-	if (write(fd, buf, n) != n) {
-		fprintf(stderr, "kiln: --pidfile %s: write failed\n", path);
-		close(fd);
-		unlink(path);
-		return -EIO;
+	if (ret)
+		fprintf(stderr, "kiln: --pidfile %s: %s\n", path, strerror(-ret));
+	free(tmp);
+	return ret;
+}
+
+static void rest_uri_text(const struct rest_uri *u, char *out, size_t size)
+{
+	if (u->scheme == REST_UNIX)
+		snprintf(out, size, "unix://%s", u->path);
+	else
+		snprintf(out, size, "tcp://%u.%u.%u.%u:%u", u->addr[0], u->addr[1], u->addr[2],
+			 u->addr[3], u->port);
+}
+
+/* The VM with its REST server and pidfile around it: the exit status. */
+static int run_vm(int ctx, struct cli_opts *o)
+{
+	struct rest_server *rest = NULL;
+	sigset_t set;
+	int ret;
+
+	/*
+	 * The VM takes SIGINT/SIGTERM through a signalfd. Block them before any
+	 * thread starts (the REST server's inherits the mask), so that neither a
+	 * signal to that thread nor one before the VM runs kills kiln half-way.
+	 */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (o->rest.scheme != REST_NONE) {
+		ret = rest_server_start(&o->rest, ctx, &rest);
+		if (ret) {
+			char uri[sizeof(o->rest.path) + 8];
+
+			rest_uri_text(&o->rest, uri, sizeof(uri));
+			fprintf(stderr, "kiln: --restful-uri %s: cannot listen: %s\n", uri,
+				ret == -EEXIST ? "the path exists and is not a socket"
+					       : strerror(-ret));
+			return 1;
+		}
 	}
-	close(fd);
-	return 0;
+	if (o->pidfile && write_pidfile(o->pidfile)) {
+		rest_server_stop(rest);
+		return 1;
+	}
+	ret = kiln_run(ctx);
+	if (o->pidfile)
+		unlink(o->pidfile);
+	rest_server_stop(rest);
+	return ret < 0 ? 1 : ret;
 }
 
 int main(int argc, char **argv)
@@ -149,33 +212,34 @@ int main(int argc, char **argv)
 	ret = cli_parse(argc, argv, &o);
 	if (ret == CLI_HELP) {
 		usage(stdout);
+		cli_free(&o);
 		return 0;
 	}
 	if (ret) {
 		fprintf(stderr, "kiln: %s\n", o.error);
 		fprintf(stderr, "Try 'kiln --help'.\n");
+		cli_free(&o);
 		return 1;
 	}
-	if (open_log(o.log_file, o.log_level))
+	if (open_log(o.log_file, o.log_level)) {
+		cli_free(&o);
 		return 1;
+	}
 	for (unsigned i = 0; i < o.nwarnings; i++)
 		fprintf(stderr, "kiln: warning: %s\n", o.warnings[i]);
 	ctx = krun_create_ctx();
 	if (ctx < 0) {
 		fprintf(stderr, "kiln: cannot create a VM context: %s\n", strerror(-ctx));
+		cli_free(&o);
 		return 1;
 	}
-	ret = cli_apply(ctx, &o);
-	if (ret) {
+	if (cli_apply(ctx, &o)) {
 		fprintf(stderr, "kiln: %s\n", o.error);
-		return 1;
+		ret = 1;
+	} else {
+		ret = run_vm(ctx, &o);
 	}
-	if (o.pidfile && write_pidfile(o.pidfile))
-		return 1;
-	ret = kiln_run(ctx);
-	if (o.pidfile)
-		unlink(o.pidfile);
 	krun_free_ctx(ctx);
 	cli_free(&o);
-	return ret < 0 ? 1 : ret;
+	return ret;
 }

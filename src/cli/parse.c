@@ -101,6 +101,12 @@ int cli_parse_memory(const char *s, uint64_t *mib)
 	return 0;
 }
 
+static void warn(struct cli_opts *o, const char *msg)
+{
+	if (o->nwarnings < sizeof(o->warnings) / sizeof(o->warnings[0]))
+		o->warnings[o->nwarnings++] = msg;
+}
+
 static int parse_bool(const char *v, bool *out)
 {
 	if (!v || !strcmp(v, "on") || !strcmp(v, "true")) {
@@ -114,45 +120,102 @@ static int parse_bool(const char *v, bool *out)
 	return -EINVAL;
 }
 
+/* The id a virtio-blk disk reports to the guest (VIRTIO_BLK_T_GET_ID) is 20 bytes at most. */
+#define BLK_ID_MAX 20
+
+static int blk_key(struct cli_opts *o, struct cli_device *d, const char *k, const char *val)
+{
+	if (!strcmp(k, "path") && val && *val) {
+		d->path = val;
+	} else if (!strcmp(k, "readonly")) {
+		if (parse_bool(val, &d->read_only))
+			return fail(o, "virtio-blk: readonly takes on/off, not '%s'", val);
+	} else if (!strcmp(k, "format") && val) {
+		if (!strcasecmp(val, "qcow2"))
+			return fail(o, "virtio-blk: format=qcow2 is not supported by this kiln yet "
+				       "(raw images only)");
+		if (strcasecmp(val, "raw"))
+			return fail(o, "virtio-blk: unknown format '%s' (raw or qcow2)", val);
+	} else if ((!strcmp(k, "serial") || !strcmp(k, "id")) && val && *val) {
+		if (strlen(val) > BLK_ID_MAX)
+			return fail(o, "virtio-blk: %s is longer than %d characters", k,
+				    BLK_ID_MAX);
+		d->tag = val;
+	} else {
+		return fail(o, "virtio-blk: unknown or incomplete option '%s'", k);
+	}
+	return 0;
+}
+
+static int fs_key(struct cli_opts *o, struct cli_device *d, const char *k, const char *val)
+{
+	if (!strcmp(k, "sharedDir") && val && *val) {
+		d->path = val;
+	} else if (!strcmp(k, "mountTag") && val && *val) {
+		if (strlen(val) > KILN_FS_TAG_MAX)
+			return fail(o, "virtio-fs: mountTag is longer than %d characters",
+				    KILN_FS_TAG_MAX);
+		d->tag = val;
+	} else if (!strcmp(k, "readonly")) {
+		if (parse_bool(val, &d->read_only))
+			return fail(o, "virtio-fs: readonly takes on/off, not '%s'", val);
+	} else if (!strcmp(k, "permissionSemantics") && val) {
+		/* kiln's share passes owners and modes through: krunkit's "complete". */
+		if (!strcasecmp(val, "simplified"))
+			warn(o, "virtio-fs: permissionSemantics=simplified is not supported; "
+				"owners and modes pass through as with complete");
+		else if (strcasecmp(val, "complete"))
+			return fail(o,
+				    "virtio-fs: permissionSemantics is complete or simplified, "
+				    "not '%s'",
+				    val);
+	} else {
+		return fail(o, "virtio-fs: unknown or incomplete option '%s'", k);
+	}
+	return 0;
+}
+
 static int dev_key(struct cli_opts *o, struct cli_device *d, const char *type, char *kv)
 {
 	char *val = strchr(kv, '=');
 
 	if (val)
 		*val++ = 0;
-	if (d->type == CLI_DEV_BLK && !strcmp(kv, "path") && val && *val) {
-		d->path = val;
-	} else if (d->type == CLI_DEV_BLK && !strcmp(kv, "readonly")) {
-		if (parse_bool(val, &d->read_only))
-			return fail(o, "%s: readonly takes on/off, not '%s'", type, val);
-	} else if (d->type == CLI_DEV_SERIAL && !strcmp(kv, "stdio") && !val) {
-		d->path = NULL;
-	} else if (d->type == CLI_DEV_SERIAL && !strcmp(kv, "logFilePath") && val && *val) {
-		d->path = val;
-	} else if (d->type == CLI_DEV_FS && !strcmp(kv, "sharedDir") && val && *val) {
-		d->path = val;
-	} else if (d->type == CLI_DEV_FS && !strcmp(kv, "mountTag") && val && *val) {
-		if (strlen(val) > KILN_FS_TAG_MAX)
-			return fail(o, "%s: mountTag is longer than %d characters", type,
-				    KILN_FS_TAG_MAX);
-		d->tag = val;
-	} else if (d->type == CLI_DEV_FS && !strcmp(kv, "readonly")) {
-		if (parse_bool(val, &d->read_only))
-			return fail(o, "%s: readonly takes on/off, not '%s'", type, val);
-	} else {
-		return fail(o, "%s: unknown or incomplete option '%s'", type, kv);
+	switch (d->type) {
+	case CLI_DEV_BLK:
+		return blk_key(o, d, kv, val);
+	case CLI_DEV_FS:
+		return fs_key(o, d, kv, val);
+	case CLI_DEV_SERIAL:
+		if (!strcmp(kv, "stdio") && !val) {
+			d->path = NULL;
+			return 0;
+		}
+		if (!strcmp(kv, "logFilePath") && val && *val) {
+			d->path = val;
+			return 0;
+		}
+		break;
+	case CLI_DEV_INPUT:
+		/* One of keyboard or pointing, as krunkit. */
+		if ((!strcmp(kv, "keyboard") || !strcmp(kv, "pointing")) && !val && !d->tag) {
+			d->tag = kv;
+			return 0;
+		}
+		break;
+	case CLI_DEV_RNG:
+		break;
 	}
-	return 0;
+	return fail(o, "%s: unknown or incomplete option '%s'", type, kv);
 }
 
 static const struct {
 	const char *name;
 	enum cli_dev_type type;
 } dev_types[] = {
-	{ "virtio-blk", CLI_DEV_BLK },
-	{ "virtio-rng", CLI_DEV_RNG },
-	{ "virtio-serial", CLI_DEV_SERIAL },
-	{ "virtio-fs", CLI_DEV_FS },
+	{ "virtio-blk", CLI_DEV_BLK },	     { "virtio-rng", CLI_DEV_RNG },
+	{ "virtio-serial", CLI_DEV_SERIAL }, { "virtio-fs", CLI_DEV_FS },
+	{ "virtio-input", CLI_DEV_INPUT },
 };
 
 /* krunkit's other device types: known, not implemented yet, refused by name. */
@@ -160,7 +223,6 @@ static const char *const dev_later[] = {
 	"virtio-net",
 	"virtio-vsock",
 	"virtio-gpu",
-	"virtio-input",
 };
 
 static int parse_device_in(struct cli_opts *o, struct cli_device *d, char *copy, const char *spec)
@@ -188,6 +250,10 @@ static int parse_device_in(struct cli_opts *o, struct cli_device *d, char *copy,
 		return fail(o, "virtio-blk needs path=FILE");
 	if (d->type == CLI_DEV_FS && (!d->path || !d->tag))
 		return fail(o, "virtio-fs needs sharedDir=DIR and mountTag=TAG");
+	if (d->type == CLI_DEV_INPUT && !d->tag)
+		return fail(o, "virtio-input needs keyboard or pointing");
+	if (d->type == CLI_DEV_INPUT)
+		warn(o, "virtio-input: kiln has no display, so no input devices; ignored");
 	return 0;
 }
 
@@ -225,12 +291,6 @@ static int find_option(const char *arg, const char **value)
 	return -1;
 }
 
-static void warn(struct cli_opts *o, const char *msg)
-{
-	if (o->nwarnings < sizeof(o->warnings) / sizeof(o->warnings[0]))
-		o->warnings[o->nwarnings++] = msg;
-}
-
 /* Strip one pair of surrounding double quotes, as vfkit allows around values. */
 static char *unquote(char *v)
 {
@@ -258,6 +318,14 @@ static int parse_bootloader(struct cli_opts *o, const char *spec)
 	o->owned[CLI_MAX_DEVICES] = copy;
 	kind = strtok_r(copy, ",", &save);
 	if (kind && !strcmp(kind, "efi")) {
+		/* krunkit's keys, checked though unused: kiln has no firmware (cli_parse says so).
+		 */
+		while ((kv = strtok_r(NULL, ",", &save)))
+			if (strcmp(kv, "create") && strncmp(kv, "variable-store=", 15))
+				return fail(o,
+					    "--bootloader efi: unknown option '%s' "
+					    "(variable-store=PATH, create)",
+					    kv);
 		o->efi = true;
 		return 0;
 	}
@@ -325,11 +393,11 @@ static int set_option(struct cli_opts *o, enum opt_id id, const char *name, cons
 	case OPT_BOOTLOADER:
 		return parse_bootloader(o, v);
 	case OPT_RESTFUL_URI:
-		if (strcmp(v, "none://"))
+		if (rest_parse_uri(v, &o->rest))
 			return fail(o,
-				    "--%s %s: the REST API is not supported by this kiln yet "
-				    "(only none://)",
-				    name, v);
+				    "--%s %s: not tcp://IPV4:PORT (or localhost:PORT), "
+				    "unix://PATH (shorter than %d bytes) or none://",
+				    name, v, REST_PATH_MAX);
 		break;
 	case OPT_NESTED:
 		o->nested = true;
@@ -341,7 +409,9 @@ static int set_option(struct cli_opts *o, enum opt_id id, const char *name, cons
 		warn(o, "--oem-string: kiln has no SMBIOS tables yet; ignored");
 		break;
 	case OPT_TIMESYNC:
-		warn(o, "--timesync: needs virtio-vsock, not supported yet; ignored");
+		if (strncmp(v, "vsockPort=", 10) || cli_parse_uint(v + 10, UINT32_MAX, &n))
+			return fail(o, "--%s %s: expected vsockPort=N", name, v);
+		warn(o, "--timesync: kiln does not sync the guest clock over vsock yet; ignored");
 		break;
 	case OPT_HELP:
 		return CLI_HELP;
@@ -421,7 +491,11 @@ int cli_apply(int ctx, struct cli_opts *o)
 		switch (d->type) {
 		case CLI_DEV_BLK:
 			snprintf(id, sizeof(id), "disk%u", i);
-			ret = krun_add_disk(ctx, id, d->path, d->read_only);
+			ret = krun_add_disk2(ctx, d->tag ? d->tag : id, d->path,
+					     KRUN_DISK_FORMAT_RAW, d->read_only);
+			break;
+		case CLI_DEV_INPUT:
+			ret = 0; /* warned about in cli_parse */
 			break;
 		case CLI_DEV_RNG:
 			ret = kiln_add_rng(ctx);

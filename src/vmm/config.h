@@ -65,6 +65,9 @@ struct vm_config {
 	 * a second stops the VM at once, with 128 + that signal as the workload's status.
 	 */
 	bool signal_shutdown;
+	int hard_stop_efd; /* readable: stop the VM at once (-1: none) */
+	/* Where the VM keeps its enum kiln_vm_state (atomic; NULL: nowhere). */
+	int *vm_state;
 	/* Set by the VM: the workload's exit status as the guest init reported it (-1: none). */
 	int *workload_status;
 };

@@ -477,10 +477,21 @@ static int drop_privileges(const struct vm_config *cfg)
 	return 0;
 }
 
+/* Move the state the API reads from one value to another; nothing if it is elsewhere. */
+static void move_state(const struct vm_config *cfg, int from, int to)
+{
+	if (cfg->vm_state)
+		__atomic_compare_exchange_n(cfg->vm_state, &from, to, false, __ATOMIC_SEQ_CST,
+					    __ATOMIC_SEQ_CST);
+}
+
 /* why and then (what happens next, or "") are for the log. */
-static void press_power_button(struct vm *vm, const char *why, const char *then)
+static void press_power_button(struct vm *vm, const struct vm_config *cfg, const char *why,
+			       const char *then)
 {
 	int ret = power_button_press(vm);
+
+	move_state(cfg, KILN_VM_RUNNING, KILN_VM_STOPPING);
 
 	if (ret)
 		pr_err("%s: cannot press the power button: %s", why, strerror(-ret));
@@ -499,25 +510,31 @@ static void set_signal_status(const struct vm_config *cfg, unsigned sig)
 }
 
 /*
- * Wait for the guest to end, for SIGINT/SIGTERM, or for a shutdown request on
+ * Wait for the guest to end, for SIGINT/SIGTERM, for a shutdown request on
  * cfg->shutdown_efd, which presses the power button (so does the first signal
- * with cfg->signal_shutdown).
+ * with cfg->signal_shutdown), or for a hard stop on cfg->hard_stop_efd.
  */
 static void wait_for_exit(struct vm *vm, const struct vm_config *cfg, int sfd)
 {
-	struct pollfd p[3] = { { .fd = vm->exit_efd, .events = POLLIN },
+	struct pollfd p[4] = { { .fd = vm->exit_efd, .events = POLLIN },
 			       { .fd = sfd, .events = POLLIN },
-			       { .fd = cfg->shutdown_efd, .events = POLLIN } };
+			       { .fd = cfg->shutdown_efd, .events = POLLIN },
+			       { .fd = cfg->hard_stop_efd, .events = POLLIN } };
 	bool asked = false;
 
 	while (vm_exit_reason(vm) == VM_RUNNING) {
-		if (poll(p, 3, -1) < 0 && errno != EINTR)
+		if (poll(p, 4, -1) < 0 && errno != EINTR)
 			break;
+		if (p[3].revents & POLLIN) {
+			pr_info("stopping the VM: a hard stop was requested");
+			vm_request_exit(vm, VM_EXIT_STOPPED);
+			break;
+		}
 		if (p[2].revents & POLLIN) {
 			uint64_t n;
 
 			if (read(cfg->shutdown_efd, &n, sizeof(n)) == sizeof(n))
-				press_power_button(vm, "shutdown requested", "");
+				press_power_button(vm, cfg, "shutdown requested", "");
 		}
 		if (p[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
@@ -528,7 +545,7 @@ static void wait_for_exit(struct vm *vm, const struct vm_config *cfg, int sfd)
 				char why[32];
 
 				snprintf(why, sizeof(why), "signal %u", si.ssi_signo);
-				press_power_button(vm, why,
+				press_power_button(vm, cfg, why,
 						   "; another signal stops the VM at once");
 				asked = true;
 				continue;
@@ -547,6 +564,7 @@ static int exit_status(const struct vm *vm)
 	case VM_EXIT_POWEROFF:
 	case VM_EXIT_REBOOT:
 	case VM_EXIT_SIGNAL:
+	case VM_EXIT_STOPPED:
 		return VM_STATUS_OK;
 	case VM_EXIT_PANIC:
 		pr_err("the guest kernel panicked");
@@ -646,9 +664,10 @@ int vm_run(const struct vm_config *cfg)
 		ret = drop_privileges(cfg);
 	if (!ret && (ret = start_threads(vm, &started)))
 		pr_err("cannot start threads: %s", strerror(-ret));
-	if (!ret)
+	if (!ret) {
+		move_state(cfg, KILN_VM_STARTING, KILN_VM_RUNNING);
 		wait_for_exit(vm, cfg, sfd);
-	else
+	} else
 		vm_request_exit(vm, VM_EXIT_ERROR);
 	kick_vcpus(vm, started);
 	status = exit_status(vm);

@@ -24,6 +24,7 @@ enum vm_exit_reason {
 	VM_EXIT_REBOOT,	  /* guest rebooted: exit 0 (we do not restart it) */
 	VM_EXIT_PANIC,	  /* guest kernel panicked */
 	VM_EXIT_SIGNAL,	  /* SIGINT/SIGTERM on the host */
+	VM_EXIT_STOPPED,  /* a hard stop asked for through the API (kiln_stop) */
 	VM_EXIT_ERROR,	  /* VMM or KVM error */
 };
 

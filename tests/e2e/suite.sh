@@ -224,6 +224,77 @@ check_powerbutton() { # libkrun's shutdown eventfd presses the ACPI power button
 	fi
 }
 
+# rest URI get|stop|hardstop|abuse: one exchange with kiln's REST server (tests/e2e/rest-client.py).
+rest() { python3 "$TOP/tests/e2e/rest-client.py" "$@"; }
+
+REST_RUNNING='{"state":"VirtualMachineStateRunning","canStart":false,"canPause":false,"canResume":false,"canStop":true,"canHardStop":true}'
+
+# krunkit's REST API: state, hostile clients, an orderly Stop (over TCP, the guest's acpid
+# powers off) and a HardStop (over a unix socket, the guest ignores the button); the pidfile,
+# --log-file and virtio-serial,logFilePath around them.
+check_rest() {
+	local port=$((20000 + RANDOM % 20000)) tmp=${TMPDIR:-/tmp} r out gone
+	local pidfile=$tmp/kiln-rest.pid sock=$tmp/kiln-rest.sock klog=$E2E_WORK/rest-kiln.log
+	local console=$E2E_WORK/rest-console.log
+	ip link set lo up 2>/dev/null
+	rm -f "$pidfile" "$sock" "$klog" "$console"
+
+	start rest-tcp cloud 1 256 powerbutton --restful-uri "tcp://127.0.0.1:$port" --pidfile "$pidfile"
+	if ! wait_for "KILN-RESULT powerbutton INFO listening" 180; then
+		kill -9 "$pid" 2>/dev/null
+		bad "REST: GET /vm/state" "guest never came up: $(tail -n3 "$log")"
+		return
+	fi
+	r=$(rest "tcp://127.0.0.1:$port" get)
+	check "REST (tcp): GET /vm/state is vfkit's JSON" "$([ "$r" = "200 $REST_RUNNING" ]; echo $?)" "got '$r'"
+	check "--pidfile holds kiln's pid while it runs" \
+		"$([ "$(cat "$pidfile" 2>/dev/null)" = "$pid" ]; echo $?)" "pidfile '$(cat "$pidfile" 2>/dev/null)', pid $pid"
+	out=$(rest "tcp://127.0.0.1:$port" abuse)
+	check "REST: garbage, oversized, slow, wrong method/path/state get 4xx" \
+		"$([ "$out" = "garbage=400 binary=400 huge-head=431 huge-body=413 bad-method=405 bad-path=404 bad-state=400 bad-json=400 half-closed=400 get-while-flooded=200 flooded-get-fast=yes slow=408 slow-after-5s=yes" ]; echo $?)" "got '$out'"
+	r=$(rest "tcp://127.0.0.1:$port" get)
+	check "REST: the VM runs on after hostile clients" \
+		"$(kill -0 "$pid" && [ "$r" = "200 $REST_RUNNING" ]; echo $?)" "got '$r'"
+	r=$(rest "tcp://127.0.0.1:$port" stop)
+	check "REST: POST Stop answers Stopping" \
+		"$([[ $r == "200 "*'"state":"VirtualMachineStateStopping"'*'"canStop":false'* ]]; echo $?)" "got '$r'"
+	if wait_gone 10; then
+		check "REST: POST Stop powers the guest off in order within 10 s, exit 0" \
+			"$([ "$rc" = 0 ] && [ "$(result)" = pressed ]; echo $?)" "exit $rc, last result '$(result)'"
+		r=$(rest "tcp://127.0.0.1:$port" get)
+		check "--pidfile removed and the REST port closed at the end" \
+			"$([ ! -e "$pidfile" ] && [[ $r == refused* ]]; echo $?)" "pidfile $(ls "$pidfile" 2>&1), GET '$r'"
+	else
+		kill -9 "$pid"
+		bad "REST: POST Stop powers the guest off in order within 10 s, exit 0" "still running: $(tail -n3 "$log")"
+	fi
+
+	# The console goes to a file (virtio-serial,logFilePath); the sleep test ignores the button.
+	start rest-unix cloud 1 256 sleep --restful-uri "unix://$sock" --log-file "$klog" \
+		--krun-log-level 3 --device "virtio-serial,logFilePath=$console"
+	log=$console
+	if ! wait_for "KILN-RESULT sleep INFO sleeping" 180; then
+		kill -9 "$pid" 2>/dev/null
+		bad "REST (unix): HardStop" "guest never came up: $(tail -n3 "$E2E_WORK/rest-unix.log")"
+		return
+	fi
+	check "virtio-serial,logFilePath gets the guest console" \
+		"$(grep -q KILN-GUEST-READY "$console"; echo $?)" "$(head -c 300 "$console")"
+	r=$(rest "unix://$sock" get)
+	check "REST (unix): GET /vm/state is vfkit's JSON" "$([ "$r" = "200 $REST_RUNNING" ]; echo $?)" "got '$r'"
+	r=$(rest "unix://$sock" hardstop)
+	if wait_gone 3; then
+		check "REST: POST HardStop ends the VM at once, exit 0" \
+			"$([ "$rc" = 0 ] && [[ $r == "200 "*Stopping* ]]; echo $?)" "exit $rc, answer '$r'"
+		check "REST: the unix socket is removed, --log-file has kiln's log" \
+			"$([ ! -e "$sock" ] && grep -q "hard stop was requested" "$klog"; echo $?)" \
+			"socket $(ls "$sock" 2>&1), log '$(tail -n3 "$klog" 2>/dev/null)'"
+	else
+		kill -9 "$pid"
+		bad "REST: POST HardStop ends the VM at once, exit 0" "still running 3 s later (answer '$r')"
+	fi
+}
+
 check_errors() {
 	"$KILN" --kernel /nonexistent/vmlinuz >"$E2E_WORK/err1.log" 2>&1
 	check "missing kernel: one clear error" \
@@ -244,7 +315,7 @@ else
 		check_elf check_echo check_rng check_blk_read check_blk_sync_kill check_blk_ro
 		check_blk_discard 'check_exit "guest power-off" info 0' 'check_exit "guest reboot" reboot 0'
 		'check_exit "guest panic" panic 2 "guest kernel panicked"' check_sigterm check_powerbutton
-		check_containers)
+		check_rest check_containers)
 fi
 for c in "${checks[@]}"; do
 	# Where the time goes, in CI logs too.

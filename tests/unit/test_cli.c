@@ -115,6 +115,9 @@ static void test_krunkit(void)
 	const char *net[] = { "--kernel", "k", "--device",
 			      "virtio-net,unixSocketPath=/s,mac=5a:94:ef:e4:0c:ee", NULL };
 	const char *rest[] = { "--kernel", "k", "--restful-uri", "tcp://localhost:8081", NULL };
+	const char *rest_unix[] = { "--kernel", "k", "--restful-uri=unix:///run/k.sock", NULL };
+	const char *rest_bad[] = { "--kernel", "k", "--restful-uri", "http://x:1", NULL };
+	const char *rest_noport[] = { "--kernel", "k", "--restful-uri", "tcp://127.0.0.1", NULL };
 	const char *bad_bl[] = { "--bootloader", "grub,foo", NULL };
 	const char *fs[] = { "--kernel", "k", "--device",
 			     "virtio-fs,sharedDir=/srv/x,mountTag=data,readonly", NULL };
@@ -137,7 +140,18 @@ static void test_krunkit(void)
 	cli_free(&o);
 	expect_error(efi_only, "EFI");
 	expect_error(net, "virtio-net is not supported");
-	expect_error(rest, "REST API");
+	CHECK(parse(&o, rest) == 0 && o.rest.scheme == REST_TCP && o.rest.port == 8081 &&
+		      o.rest.addr[0] == 127,
+	      "--restful-uri tcp://localhost:8081: %s", o.error);
+	cli_free(&o);
+	CHECK(parse(&o, rest_unix) == 0 && o.rest.scheme == REST_UNIX &&
+		      !strcmp(o.rest.path, "/run/k.sock"),
+	      "--restful-uri unix://: %s", o.error);
+	cli_free(&o);
+	CHECK(parse(&o, linux_bl) == 0 && o.rest.scheme == REST_NONE, "REST off by default");
+	cli_free(&o);
+	expect_error(rest_bad, "--restful-uri http://x:1");
+	expect_error(rest_noport, "tcp://IPV4:PORT");
 	expect_error(bad_bl, "linux or efi");
 	CHECK(parse(&o, fs) == 0 && o.ndev == 1 && o.dev[0].type == CLI_DEV_FS &&
 		      !strcmp(o.dev[0].path, "/srv/x") && !strcmp(o.dev[0].tag, "data") &&
@@ -146,6 +160,106 @@ static void test_krunkit(void)
 	cli_free(&o);
 	expect_error(fs_notag, "virtio-fs needs sharedDir=DIR and mountTag=TAG");
 	expect_error(fs_longtag, "longer than 36");
+}
+
+/* Every key krunkit gives each device, and the flags it warns about or refuses. */
+static void test_grammar(void)
+{
+	struct cli_opts o;
+	const char *blk[] = { "--kernel", "k",
+			      "--device", "virtio-blk,path=a.raw,format=RAW,serial=vol-1",
+			      "--device", "virtio-blk,path=b.raw,id=b",
+			      NULL };
+	const char *fs_perm[] = { "--kernel", "k", "--device",
+				  "virtio-fs,sharedDir=/d,mountTag=t,permissionSemantics=complete",
+				  NULL };
+	const char *fs_simple[] = {
+		"--kernel", "k", "--device",
+		"virtio-fs,sharedDir=/d,mountTag=t,permissionSemantics=simplified", NULL
+	};
+	const char *input[] = { "--kernel", "k",
+				"--device", "virtio-input,keyboard",
+				"--device", "virtio-input,pointing",
+				NULL };
+	const char *timesync[] = { "--kernel", "k", "--timesync", "vsockPort=1234", NULL };
+	const char *efi_keys[] = { "--kernel", "k", "--bootloader", "efi,variable-store=/v,create",
+				   NULL };
+	const char *serial_log[] = { "--kernel", "k", "--device", "virtio-serial,logFilePath=/l",
+				     NULL };
+	const char *mem_m[] = { "--kernel", "k", "--memory", "768M", "--cpus=4", NULL };
+
+	CHECK(parse(&o, blk) == 0 && o.ndev == 2 && !strcmp(o.dev[0].tag, "vol-1") &&
+		      !strcmp(o.dev[1].tag, "b"),
+	      "virtio-blk format/serial/id: %s", o.error);
+	cli_free(&o);
+	CHECK(parse(&o, fs_perm) == 0 && o.nwarnings == 0, "permissionSemantics=complete: %s",
+	      o.error);
+	cli_free(&o);
+	CHECK(parse(&o, fs_simple) == 0 && o.nwarnings == 1 &&
+		      strstr(o.warnings[0], "permissionSemantics"),
+	      "permissionSemantics=simplified is warned about: %s", o.error);
+	cli_free(&o);
+	CHECK(parse(&o, input) == 0 && o.ndev == 2 && o.dev[0].type == CLI_DEV_INPUT &&
+		      o.nwarnings == 2 && strstr(o.warnings[0], "ignored"),
+	      "virtio-input is accepted and ignored with a warning: %s", o.error);
+	cli_free(&o);
+	CHECK(parse(&o, timesync) == 0 && o.nwarnings == 1 && strstr(o.warnings[0], "--timesync"),
+	      "--timesync vsockPort=N is warned about: %s", o.error);
+	cli_free(&o);
+	CHECK(parse(&o, efi_keys) == 0 && o.efi && o.nwarnings == 1 &&
+		      strstr(o.warnings[0], "booting --kernel directly"),
+	      "EFI with --kernel: a warning that the kernel boots directly: %s", o.error);
+	cli_free(&o);
+	CHECK(parse(&o, serial_log) == 0 && o.dev[0].type == CLI_DEV_SERIAL &&
+		      !strcmp(o.dev[0].path, "/l"),
+	      "virtio-serial,logFilePath: %s", o.error);
+	cli_free(&o);
+	CHECK(parse(&o, mem_m) == 0 && o.memory_mib == 768 && o.cpus == 4, "--memory 768M: %s",
+	      o.error);
+	cli_free(&o);
+}
+
+static void test_grammar_bad(void)
+{
+	const char *qcow[] = { "--kernel", "k", "--device", "virtio-blk,path=a,format=qcow2",
+			       NULL };
+	const char *vmdk[] = { "--kernel", "k", "--device", "virtio-blk,path=a,format=vmdk", NULL };
+	const char *long_id[] = { "--kernel", "k", "--device",
+				  "virtio-blk,path=a,serial=012345678901234567890", NULL };
+	const char *perm[] = { "--kernel", "k", "--device",
+			       "virtio-fs,sharedDir=/d,mountTag=t,permissionSemantics=odd", NULL };
+	const char *input_none[] = { "--kernel", "k", "--device", "virtio-input", NULL };
+	const char *input_two[] = { "--kernel", "k", "--device", "virtio-input,keyboard,pointing",
+				    NULL };
+	const char *input_bad[] = { "--kernel", "k", "--device", "virtio-input,mouse", NULL };
+	const char *gpu[] = { "--kernel", "k", "--device", "virtio-gpu,width=800,height=600",
+			      NULL };
+	const char *vsock[] = { "--kernel", "k", "--device", "virtio-vsock,port=1,socketURL=/s",
+				NULL };
+	const char *timesync[] = { "--kernel", "k", "--timesync", "port=1", NULL };
+	const char *efi_key[] = { "--kernel", "k", "--bootloader", "efi,frobnicate", NULL };
+	const char *linux_key[] = { "--bootloader", "linux,kernel=k,colour=red", NULL };
+	const char *serial_key[] = { "--kernel", "k", "--device", "virtio-serial,pty", NULL };
+	const char *rng_key[] = { "--kernel", "k", "--device", "virtio-rng,x=1", NULL };
+	const char *gui_value[] = { "--kernel", "k", "--gui=yes", NULL };
+	const char *level[] = { "--kernel", "k", "--krun-log-level", "6", NULL };
+
+	expect_error(qcow, "qcow2 is not supported");
+	expect_error(vmdk, "vmdk");
+	expect_error(long_id, "longer than 20");
+	expect_error(perm, "odd");
+	expect_error(input_none, "keyboard or pointing");
+	expect_error(input_two, "pointing");
+	expect_error(input_bad, "mouse");
+	expect_error(gpu, "virtio-gpu is not supported");
+	expect_error(vsock, "virtio-vsock is not supported");
+	expect_error(timesync, "vsockPort=N");
+	expect_error(efi_key, "frobnicate");
+	expect_error(linux_key, "colour");
+	expect_error(serial_key, "pty");
+	expect_error(rng_key, "x");
+	expect_error(gui_value, "takes no value");
+	expect_error(level, "--krun-log-level");
 }
 
 static void test_help(void)
@@ -161,6 +275,8 @@ int main(void)
 	test_good();
 	test_bad();
 	test_krunkit();
+	test_grammar();
+	test_grammar_bad();
 	test_help();
 	return check_summary();
 }
