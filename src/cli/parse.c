@@ -114,6 +114,32 @@ static int parse_bool(const char *v, bool *out)
 	return -EINVAL;
 }
 
+/*
+ * virtio-vsock,port=N,socketURL=PATH[,listen|connect], as vfkit: listen (the
+ * default), the guest connects to the host's port N and kiln connects it to
+ * the unix socket PATH, where a host program listens (podman's ready and
+ * ignition ports); connect, kiln listens on PATH and host clients that
+ * connect there reach the guest's port N.
+ */
+static int vsock_key(struct cli_opts *o, struct cli_device *d, const char *kv, const char *val)
+{
+	uint64_t port;
+
+	if (!strcmp(kv, "port") && val) {
+		if (cli_parse_uint(val, UINT32_MAX - 1, &port))
+			return fail(o, "virtio-vsock: port '%s' is not a vsock port number", val);
+		d->port = port;
+		d->has_port = true;
+	} else if (!strcmp(kv, "socketURL") && val && *val) {
+		d->path = val;
+	} else if ((!strcmp(kv, "listen") || !strcmp(kv, "connect")) && !val) {
+		d->vsock_connect = !strcmp(kv, "connect");
+	} else {
+		return fail(o, "virtio-vsock: unknown or incomplete option '%s'", kv);
+	}
+	return 0;
+}
+
 static int dev_key(struct cli_opts *o, struct cli_device *d, const char *type, char *kv)
 {
 	char *val = strchr(kv, '=');
@@ -139,6 +165,8 @@ static int dev_key(struct cli_opts *o, struct cli_device *d, const char *type, c
 	} else if (d->type == CLI_DEV_FS && !strcmp(kv, "readonly")) {
 		if (parse_bool(val, &d->read_only))
 			return fail(o, "%s: readonly takes on/off, not '%s'", type, val);
+	} else if (d->type == CLI_DEV_VSOCK) {
+		return vsock_key(o, d, kv, val);
 	} else {
 		return fail(o, "%s: unknown or incomplete option '%s'", type, kv);
 	}
@@ -149,16 +177,14 @@ static const struct {
 	const char *name;
 	enum cli_dev_type type;
 } dev_types[] = {
-	{ "virtio-blk", CLI_DEV_BLK },
-	{ "virtio-rng", CLI_DEV_RNG },
-	{ "virtio-serial", CLI_DEV_SERIAL },
-	{ "virtio-fs", CLI_DEV_FS },
+	{ "virtio-blk", CLI_DEV_BLK },	     { "virtio-rng", CLI_DEV_RNG },
+	{ "virtio-serial", CLI_DEV_SERIAL }, { "virtio-fs", CLI_DEV_FS },
+	{ "virtio-vsock", CLI_DEV_VSOCK },
 };
 
 /* krunkit's other device types: known, not implemented yet, refused by name. */
 static const char *const dev_later[] = {
 	"virtio-net",
-	"virtio-vsock",
 	"virtio-gpu",
 	"virtio-input",
 };
@@ -188,6 +214,8 @@ static int parse_device_in(struct cli_opts *o, struct cli_device *d, char *copy,
 		return fail(o, "virtio-blk needs path=FILE");
 	if (d->type == CLI_DEV_FS && (!d->path || !d->tag))
 		return fail(o, "virtio-fs needs sharedDir=DIR and mountTag=TAG");
+	if (d->type == CLI_DEV_VSOCK && (!d->has_port || !d->path))
+		return fail(o, "virtio-vsock needs port=N and socketURL=PATH");
 	return 0;
 }
 
@@ -341,7 +369,7 @@ static int set_option(struct cli_opts *o, enum opt_id id, const char *name, cons
 		warn(o, "--oem-string: kiln has no SMBIOS tables yet; ignored");
 		break;
 	case OPT_TIMESYNC:
-		warn(o, "--timesync: needs virtio-vsock, not supported yet; ignored");
+		warn(o, "--timesync: no guest-agent time sync yet; ignored");
 		break;
 	case OPT_HELP:
 		return CLI_HELP;
@@ -428,6 +456,10 @@ int cli_apply(int ctx, struct cli_opts *o)
 			break;
 		case CLI_DEV_FS:
 			ret = krun_add_virtiofs3(ctx, d->tag, d->path, 0, d->read_only);
+			break;
+		case CLI_DEV_VSOCK:
+			/* vfkit's connect (the host connects in) is libkrun's listen = true. */
+			ret = krun_add_vsock_port2(ctx, d->port, d->path, d->vsock_connect);
 			break;
 		case CLI_DEV_SERIAL:
 			if (serial_seen)
