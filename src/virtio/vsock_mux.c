@@ -28,10 +28,20 @@ uint32_t vsock_conn_peer_credit(const struct vsock_conn *c)
 
 /* ---- control queue ---- */
 
-/* Room for `extra` more entries while every live stream can still queue all of its kinds? */
+/*
+ * Room for `extra` more entries, with every live stream still able to queue
+ * one packet of each kind it has not queued yet? Holding this before adding
+ * a stream or a stray reset keeps the queue bounded without ever dropping a
+ * stream's own packets.
+ */
 static bool ctrl_room(const struct vsock_mux *m, unsigned extra)
 {
-	return m->ctrl_len + CTRL_PER_CONN * m->nconns + extra <= VSOCK_CTRL_MAX;
+	unsigned reserved = 0;
+
+	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++)
+		if (m->conns[i].state != VSOCK_FREE)
+			reserved += CTRL_PER_CONN - __builtin_popcount(m->conns[i].queued);
+	return m->ctrl_len + reserved + extra <= VSOCK_CTRL_MAX;
 }
 
 static void ctrl_add(struct vsock_mux *m, const struct vsock_ctrl *e)
