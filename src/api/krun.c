@@ -864,27 +864,24 @@ KILN_EXPORT int32_t krun_add_vhost_user_device(uint32_t ctx_id, uint32_t device_
 KILN_EXPORT int32_t krun_add_vsock_port2(uint32_t ctx_id, uint32_t port, const char *c_filepath,
 					 bool listen)
 {
-	struct vm_vsock_port p = { .port = port, .host_listens = listen };
+	struct vm_vsock_port *p;
 
 	if (!c_filepath || !*c_filepath || port == UINT32_MAX)
 		return -EINVAL;
 	if (strlen(c_filepath) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		return -ENAMETOOLONG;
-	if (set_str(&p.path, c_filepath))
-		return -ENOMEM;
 	WITH_CTX(ctx_id, c);
-	for (unsigned i = 0; i < c->cfg.nvsock_ports; i++) {
+	for (unsigned i = 0; i < c->cfg.nvsock_ports; i++)
 		if (c->cfg.vsock_ports[i].port == port &&
-		    c->cfg.vsock_ports[i].host_listens == listen) {
-			free(p.path);
+		    c->cfg.vsock_ports[i].host_listens == listen)
 			END_CTX(-EEXIST);
-		}
-	}
-	if (c->cfg.nvsock_ports == VM_MAX_VSOCK) {
-		free(p.path);
+	if (c->cfg.nvsock_ports == VM_MAX_VSOCK)
 		END_CTX(-ENOSPC);
-	}
-	c->cfg.vsock_ports[c->cfg.nvsock_ports++] = p;
+	p = &c->cfg.vsock_ports[c->cfg.nvsock_ports];
+	*p = (struct vm_vsock_port){ .port = port, .host_listens = listen };
+	if (set_str(&p->path, c_filepath))
+		END_CTX(-ENOMEM);
+	c->cfg.nvsock_ports++;
 	c->cfg.vsock = true;
 	END_CTX(0);
 }
