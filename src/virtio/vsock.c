@@ -33,6 +33,8 @@ struct vsock_dev {
 	struct vsock_mux mux;
 	struct vsock_rule rules[VSOCK_MAX_RULES];
 	int listen_fd[VSOCK_MAX_RULES];
+	bool listen_paused[VSOCK_MAX_RULES]; /* accept failed (out of fds): retried on the next kick
+					      */
 	unsigned nrules;
 	int epfd;
 	uint64_t guest_cid; /* config space, little-endian */
@@ -195,9 +197,13 @@ static void accept_clients(struct vsock_dev *v, unsigned rule)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno != EAGAIN)
+			if (errno != EAGAIN) {
+				/* Still readable: waiting on it now would spin the thread. */
 				pr_warn("vsock: accept on %s: %s", v->rules[rule].path,
 					strerror(errno));
+				epoll_ctl(v->epfd, EPOLL_CTL_DEL, v->listen_fd[rule], NULL);
+				v->listen_paused[rule] = true;
+			}
 			return;
 		}
 		if (vsock_mux_host_connect(&v->mux, rule, fd)) {
@@ -231,10 +237,22 @@ static void host_events(struct vsock_dev *v)
 	}
 }
 
+static void resume_listeners(struct vsock_dev *v)
+{
+	for (unsigned r = 0; r < v->nrules; r++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = LISTENER_TOKEN | r };
+
+		if (v->listen_paused[r] && !epoll_ctl(v->epfd, EPOLL_CTL_ADD, v->listen_fd[r], &ev))
+			v->listen_paused[r] = false;
+	}
+}
+
 static void vsock_notify(struct virtio_dev *d, int qi)
 {
 	struct vsock_dev *v = d->priv;
 
+	if (qi >= 0)
+		resume_listeners(v);
 	if (qi < 0)
 		host_events(v);
 	else if (qi == TXQ)
