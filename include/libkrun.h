@@ -249,10 +249,20 @@ int32_t krun_set_env(uint32_t ctx_id, const char *const envp[]);
 /* Confidential computing only (-ENOTSUP). */
 int32_t krun_set_tee_config_file(uint32_t ctx_id, const char *filepath);
 
-/* ---- vsock (Kiln: not implemented yet, -ENOTSUP) ---- */
+/* ---- vsock (guest CID 3, host CID 2; streams only, no TSI) ---- */
 
+/*
+ * Map a guest vsock port to a host unix socket. krun_add_vsock_port and
+ * listen = false: the guest connects to CID 2 port `port`, and each such
+ * stream is connected to the unix socket at c_filepath, where a host program
+ * listens. listen = true: Kiln listens at c_filepath (replacing a stale
+ * socket file, removed at exit) and each client that connects gets a stream
+ * to the guest's port `port`, where a guest program listens. Either adds the
+ * vsock device. -EEXIST: that port is mapped that way already.
+ */
 int32_t krun_add_vsock_port(uint32_t ctx_id, uint32_t port, const char *c_filepath);
 int32_t krun_add_vsock_port2(uint32_t ctx_id, uint32_t port, const char *c_filepath, bool listen);
+/* A vsock device; tsi_features must be 0 (Kiln has no TSI: -ENOTSUP). */
 int32_t krun_add_vsock(uint32_t ctx_id, uint32_t tsi_features);
 
 /*

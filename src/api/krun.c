@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -107,6 +108,8 @@ static void free_cfg(struct vm_config *cfg)
 		free(cfg->overlays[i].tag);
 		free(cfg->overlays[i].name);
 	}
+	for (unsigned i = 0; i < cfg->nvsock_ports; i++)
+		free(cfg->vsock_ports[i].path);
 	if (cfg->shutdown_efd >= 0)
 		close(cfg->shutdown_efd);
 	if (cfg->hard_stop_efd >= 0)
@@ -781,7 +784,7 @@ KILN_EXPORT int32_t krun_split_irqchip(uint32_t ctx_id, bool enable)
 	END_CTX(enable ? -ENOTSUP : 0);
 }
 
-/* ---- Not implemented yet: network, GPU, displays, input, vsock, vhost-user ---- */
+/* ---- Not implemented yet: network, GPU, displays, input, vhost-user ---- */
 
 KILN_EXPORT int32_t krun_add_net_unixstream(uint32_t ctx_id, const char *c_path, int fd,
 					    uint8_t *const c_mac, uint32_t features, uint32_t flags)
@@ -903,11 +906,35 @@ KILN_EXPORT int32_t krun_add_vhost_user_device(uint32_t ctx_id, uint32_t device_
 	return -ENOTSUP;
 }
 
+/*
+ * libkrun's semantics: listen = false, the guest connects to host port `port`
+ * and the VMM connects to the unix socket at the path (a host program
+ * listens there); listen = true, the VMM listens at the path and each client
+ * gets a stream to the guest's port `port`.
+ */
 KILN_EXPORT int32_t krun_add_vsock_port2(uint32_t ctx_id, uint32_t port, const char *c_filepath,
 					 bool listen)
 {
-	(void)ctx_id, (void)port, (void)c_filepath, (void)listen;
-	return -ENOTSUP;
+	struct vm_vsock_port *p;
+
+	if (!c_filepath || !*c_filepath || port == UINT32_MAX)
+		return -EINVAL;
+	if (strlen(c_filepath) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return -ENAMETOOLONG;
+	WITH_CTX(ctx_id, c);
+	for (unsigned i = 0; i < c->cfg.nvsock_ports; i++)
+		if (c->cfg.vsock_ports[i].port == port &&
+		    c->cfg.vsock_ports[i].host_listens == listen)
+			END_CTX(-EEXIST);
+	if (c->cfg.nvsock_ports == VM_MAX_VSOCK)
+		END_CTX(-ENOSPC);
+	p = &c->cfg.vsock_ports[c->cfg.nvsock_ports];
+	*p = (struct vm_vsock_port){ .port = port, .host_listens = listen };
+	if (set_str(&p->path, c_filepath))
+		END_CTX(-ENOMEM);
+	c->cfg.nvsock_ports++;
+	c->cfg.vsock = true;
+	END_CTX(0);
 }
 
 KILN_EXPORT int32_t krun_add_vsock_port(uint32_t ctx_id, uint32_t port, const char *c_filepath)
@@ -915,10 +942,14 @@ KILN_EXPORT int32_t krun_add_vsock_port(uint32_t ctx_id, uint32_t port, const ch
 	return krun_add_vsock_port2(ctx_id, port, c_filepath, false);
 }
 
+/* A vsock device without TSI (tsi_features 0); Kiln has no TSI (-ENOTSUP otherwise). */
 KILN_EXPORT int32_t krun_add_vsock(uint32_t ctx_id, uint32_t tsi_features)
 {
-	(void)ctx_id, (void)tsi_features;
-	return -ENOTSUP;
+	if (tsi_features)
+		return -ENOTSUP;
+	WITH_CTX(ctx_id, c);
+	c->cfg.vsock = true;
+	END_CTX(0);
 }
 
 KILN_EXPORT int32_t krun_disable_implicit_vsock(uint32_t ctx_id)

@@ -16,13 +16,17 @@ enum cli_dev_type {
 	CLI_DEV_SERIAL,
 	CLI_DEV_FS,
 	CLI_DEV_INPUT, /* krunkit ignores virtio-input; so does kiln, with a warning */
+	CLI_DEV_VSOCK,
 };
 
 struct cli_device {
 	enum cli_dev_type type;
-	const char *path; /* blk: image; serial: log file (NULL = stdio); fs: shared dir */
+	const char *path; /* blk: image; serial: log file (NULL = stdio); fs: shared dir; vsock:
+			     socketURL */
 	const char *tag;  /* fs: mountTag; blk: serial/id (NULL: disk<N>) */
 	bool read_only;
+	bool has_port, vsock_connect; /* vsock: port= seen; connect (the host connects in) */
+	uint32_t port;
 };
 
 struct cli_opts {

@@ -175,6 +175,32 @@ static int fs_key(struct cli_opts *o, struct cli_device *d, const char *k, const
 	return 0;
 }
 
+/*
+ * virtio-vsock,port=N,socketURL=PATH[,listen|connect], as vfkit: listen (the
+ * default), the guest connects to the host's port N and kiln connects it to
+ * the unix socket PATH, where a host program listens (podman's ready and
+ * ignition ports); connect, kiln listens on PATH and host clients that
+ * connect there reach the guest's port N.
+ */
+static int vsock_key(struct cli_opts *o, struct cli_device *d, const char *kv, const char *val)
+{
+	uint64_t port;
+
+	if (!strcmp(kv, "port") && val) {
+		if (cli_parse_uint(val, UINT32_MAX - 1, &port))
+			return fail(o, "virtio-vsock: port '%s' is not a vsock port number", val);
+		d->port = port;
+		d->has_port = true;
+	} else if (!strcmp(kv, "socketURL") && val && *val) {
+		d->path = val;
+	} else if ((!strcmp(kv, "listen") || !strcmp(kv, "connect")) && !val) {
+		d->vsock_connect = !strcmp(kv, "connect");
+	} else {
+		return fail(o, "virtio-vsock: unknown or incomplete option '%s'", kv);
+	}
+	return 0;
+}
+
 static int dev_key(struct cli_opts *o, struct cli_device *d, const char *type, char *kv)
 {
 	char *val = strchr(kv, '=');
@@ -203,6 +229,8 @@ static int dev_key(struct cli_opts *o, struct cli_device *d, const char *type, c
 			return 0;
 		}
 		break;
+	case CLI_DEV_VSOCK:
+		return vsock_key(o, d, kv, val);
 	case CLI_DEV_RNG:
 		break;
 	}
@@ -216,12 +244,12 @@ static const struct {
 	{ "virtio-blk", CLI_DEV_BLK },	     { "virtio-rng", CLI_DEV_RNG },
 	{ "virtio-serial", CLI_DEV_SERIAL }, { "virtio-fs", CLI_DEV_FS },
 	{ "virtio-input", CLI_DEV_INPUT },
+	{ "virtio-vsock", CLI_DEV_VSOCK },
 };
 
 /* krunkit's other device types: known, not implemented yet, refused by name. */
 static const char *const dev_later[] = {
 	"virtio-net",
-	"virtio-vsock",
 	"virtio-gpu",
 };
 
@@ -254,6 +282,8 @@ static int parse_device_in(struct cli_opts *o, struct cli_device *d, char *copy,
 		return fail(o, "virtio-input needs keyboard or pointing");
 	if (d->type == CLI_DEV_INPUT)
 		warn(o, "virtio-input: kiln has no display, so no input devices; ignored");
+	if (d->type == CLI_DEV_VSOCK && (!d->has_port || !d->path))
+		return fail(o, "virtio-vsock needs port=N and socketURL=PATH");
 	return 0;
 }
 
@@ -502,6 +532,10 @@ int cli_apply(int ctx, struct cli_opts *o)
 			break;
 		case CLI_DEV_FS:
 			ret = krun_add_virtiofs3(ctx, d->tag, d->path, 0, d->read_only);
+			break;
+		case CLI_DEV_VSOCK:
+			/* vfkit's connect (the host connects in) is libkrun's listen = true. */
+			ret = krun_add_vsock_port2(ctx, d->port, d->path, d->vsock_connect);
 			break;
 		case CLI_DEV_SERIAL:
 			if (serial_seen)

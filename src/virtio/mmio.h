@@ -38,6 +38,7 @@ enum virtio_id {
 	VIRTIO_ID_BLOCK = 2,
 	VIRTIO_ID_CONSOLE = 3,
 	VIRTIO_ID_RNG = 4,
+	VIRTIO_ID_VSOCK = 19,
 	VIRTIO_ID_FS = 26,
 };
 

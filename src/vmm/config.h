@@ -10,6 +10,7 @@
 #define VM_MAX_DISKS	16
 #define VM_MAX_FS	8
 #define VM_MAX_OVERLAYS 8
+#define VM_MAX_VSOCK	32
 
 /* The virtio-fs tag of the root share and the init file the library puts into it. */
 #define VM_ROOT_TAG  "/dev/root"
@@ -27,6 +28,13 @@ struct vm_fs {
 	char *tag;
 	char *path;
 	bool read_only;
+};
+
+/* A guest vsock port mapped to a host unix socket (see struct vsock_rule). */
+struct vm_vsock_port {
+	uint32_t port;
+	char *path;
+	bool host_listens;
 };
 
 /* A file that exists only in a share's top directory, served from memory. */
@@ -57,6 +65,9 @@ struct vm_config {
 	unsigned nfs;
 	struct vm_overlay overlays[VM_MAX_OVERLAYS];
 	unsigned noverlays;
+	bool vsock; /* a virtio-vsock device (also without ports) */
+	struct vm_vsock_port vsock_ports[VM_MAX_VSOCK];
+	unsigned nvsock_ports;
 	int64_t setuid, setgid; /* switched to once devices are open (-1: stay) */
 	bool nested;		/* offer SVM/VMX to the guest */
 	int shutdown_efd;	/* readable: press the power button (-1: none) */

@@ -27,6 +27,7 @@
 #include "virtio/fs.h"
 #include "virtio/mmio.h"
 #include "virtio/rng.h"
+#include "virtio/vsock.h"
 #include "vmm/config.h"
 
 #define KICK_SIGNAL SIGUSR1
@@ -332,6 +333,16 @@ static int setup_fs(struct vm *vm, const struct vm_config *cfg)
 	return 0;
 }
 
+static int setup_vsock(struct vm *vm, const struct vm_config *cfg)
+{
+	struct vsock_rule rules[VM_MAX_VSOCK];
+
+	for (unsigned i = 0; i < cfg->nvsock_ports; i++)
+		rules[i] = (struct vsock_rule){ cfg->vsock_ports[i].port, cfg->vsock_ports[i].path,
+						cfg->vsock_ports[i].host_listens };
+	return cfg->vsock ? virtio_vsock_create(vm, rules, cfg->nvsock_ports) : 0;
+}
+
 static int setup_devices(struct vm *vm, const struct vm_config *cfg)
 {
 	int ret;
@@ -370,6 +381,8 @@ static int setup_devices(struct vm *vm, const struct vm_config *cfg)
 			return ret;
 	}
 	ret = setup_fs(vm, cfg);
+	if (!ret)
+		ret = setup_vsock(vm, cfg);
 	if (ret)
 		return ret;
 	if (cfg->rng) {

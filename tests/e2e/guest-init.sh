@@ -139,6 +139,16 @@ powerbutton)
 	result INFO "listening $(cat /sys/class/input/*/name 2>/dev/null | grep -c 'Power Button') button(s)"
 	sleep 600
 	;;
+vsock)
+	# Services the host reaches through kiln's "connect" sockets, then podman's
+	# ready signal (the guest dials host port 1025), and a port nobody maps.
+	vsock-guest listen 5000 &
+	vsock-guest greet 5001 bye-from-guest &
+	vsock-guest connect 2 7777 </dev/null >/dev/null 2>&1 && un=accepted || un=refused
+	echo Ready | vsock-guest connect 2 1025 >/dev/null
+	result INFO "ready-sent=$? unmapped=$un"
+	sleep 600
+	;;
 fsbench)
 	# bench/fs-inner.sh: the share tagged "bench", over virtio-fs (kiln.fs=virtiofs)
 	# or 9p (kiln.fs=9p, mount options in kiln.9p=). Times in ns, taken here.

@@ -1,7 +1,8 @@
 #!/bin/bash
 # mkinitramfs.sh KERNEL_ROOT OUT INIT MODULE... : an initramfs with INIT as /init
 # and the named modules (and what they depend on) listed in load order in
-# /modules.order; with busybox unless BUSYBOX=0 (Kiln's own init needs none).
+# /modules.order; with busybox unless BUSYBOX=0 (Kiln's own init needs none),
+# and the programs named in EXTRA_BINS (space-separated paths) in /bin.
 set -euo pipefail
 kroot=$1 out=$2 init=$3
 shift 3
@@ -17,6 +18,7 @@ if [ "${BUSYBOX:-1}" = 1 ]; then
 		[ "$a" = busybox ] || ln -s busybox "$w/bin/$a"
 	done
 fi
+for b in ${EXTRA_BINS:-}; do install -m 755 "$b" "$w/bin/"; done
 mknod -m 600 "$w/dev/console" c 5 1
 
 declare -A seen=()

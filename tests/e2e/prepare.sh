@@ -26,15 +26,18 @@ fetch() { # flavour metapackage
 	cp "$root"/boot/vmlinuz-* "$IMAGES/$flavour/vmlinuz"
 }
 
-guest_modules="virtio_mmio virtio_blk virtio_console virtio-rng pvpanic-mmio button evdev fuse virtiofs"
+guest_modules="virtio_mmio virtio_blk virtio_console virtio-rng pvpanic-mmio button evdev fuse virtiofs
+	vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport"
 # 9p (QEMU's -virtfs, the file-system benchmark's peer): only the generic kernel has it.
 declare -A flavour_modules=([generic]="9p 9pnet_virtio")
 
 fetch generic linux-image-amd64
 fetch cloud linux-image-cloud-amd64
+log "vsock-guest (the guest end of the vsock checks)"
+cc -static -O2 -Wall -o "$IMAGES/vsock-guest" "$TOP/tests/e2e/vsock-guest.c"
 for f in $FLAVOURS; do
 	log "guest initramfs ($f)"
-	"$TOP/tests/e2e/mkinitramfs.sh" "$IMAGES/$f/root" "$IMAGES/$f/guest.cpio.gz" \
+	EXTRA_BINS=$IMAGES/vsock-guest "$TOP/tests/e2e/mkinitramfs.sh" "$IMAGES/$f/root" "$IMAGES/$f/guest.cpio.gz" \
 		"$TOP/tests/e2e/guest-init.sh" $guest_modules ${flavour_modules[$f]:-}
 done
 log "ELF vmlinux of the cloud kernel (for the ELF boot path)"

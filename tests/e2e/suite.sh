@@ -295,6 +295,55 @@ check_rest() {
 	fi
 }
 
+# count PATTERN: lines of the log that match.
+count() { grep -c "$1" "$log" 2>/dev/null; }
+
+check_vsock() { # podman's ready port, host clients of guest services, either side closing
+	local d=${TMPDIR:-/tmp}/kiln-vsock host=$TOP/tests/e2e/vsock-host.py r rpid i
+	local ready_name="vsock: podman's ready signal (guest -> host port 1025, listen)"
+	rm -rf "$d" && mkdir -p "$d" # tmpfs: the 9p work folder cannot hold sockets
+	python3 "$host" ready "$d/ready.sock" "$d/ready.out" &
+	rpid=$!
+	for _ in $(seq 50); do [ -S "$d/ready.sock" ] && break; sleep 0.1; done
+	start vsock cloud 2 256 vsock --device "virtio-vsock,port=1025,socketURL=$d/ready.sock,listen" \
+		--device "virtio-vsock,port=5000,socketURL=$d/echo.sock,connect" \
+		--device "virtio-vsock,port=5001,socketURL=$d/greet.sock,connect"
+	if ! wait_for "KILN-RESULT vsock INFO" 180; then
+		kill -9 "$pid" "$rpid" 2>/dev/null
+		bad "$ready_name" "the guest never reported: $(tail -n3 "$log")"
+		return
+	fi
+	wait "$rpid"
+	check "$ready_name" "$([ "$(cat "$d/ready.out")" = Ready ] && [[ $(result) == ready-sent=0* ]]; echo $?)" \
+		"host read '$(cat "$d/ready.out" 2>/dev/null)', guest '$(result)'"
+	check "vsock: a port nobody maps is refused at once (RST)" \
+		"$([[ $(result) == *unmapped=refused ]]; echo $?)" "guest '$(result)'"
+	r=$(timeout 180 python3 "$host" echo "$d/echo.sock" 5 262144 2>&1)
+	check "vsock: 5 concurrent host clients of a guest echo service (connect)" \
+		"$([ "$r" = ok ]; echo $?)" "$r"
+	r=$(timeout 300 python3 "$host" echo "$d/echo.sock" 1 $((4 << 20)) 2>&1)
+	check "vsock: 4 MiB each way through one stream, checksummed (flow control)" \
+		"$([ "$r" = ok ]; echo $?)" "$r"
+	r=$(timeout 60 python3 "$host" read "$d/greet.sock" 2>&1)
+	check "vsock: the guest closing ends the host client's stream" \
+		"$([ "$r" = bye-from-guest ]; echo $?)" "got '$r'"
+	timeout 60 python3 "$host" hostclose "$d/echo.sock" >/dev/null 2>&1
+	for ((i = 0; i < 60; i++)); do [ "$(count "KILN-VSOCK echo")" -ge 7 ] && break; sleep 0.5; done
+	r=$(timeout 60 python3 "$host" echo "$d/echo.sock" 1 1000 2>&1)
+	check "vsock: a host client closing ends the guest's stream; the device keeps serving" \
+		"$([ "$(count "KILN-VSOCK echo")" -ge 7 ] && [ "$r" = ok ]; echo $?)" \
+		"guest saw $(count "KILN-VSOCK echo") echo streams end, then '$r'"
+	kill -TERM "$pid"
+	if wait_gone 30; then
+		check "vsock: kiln ends cleanly and removes the sockets it listened on" \
+			"$([ "$rc" = 0 ] && [ ! -e "$d/echo.sock" ] && [ ! -e "$d/greet.sock" ]; echo $?)" \
+			"exit $rc, left: $(ls "$d")"
+	else
+		kill -9 "$pid"
+		bad "vsock: kiln ends cleanly" "still running 30 s after SIGTERM"
+	fi
+}
+
 check_errors() {
 	"$KILN" --kernel /nonexistent/vmlinuz >"$E2E_WORK/err1.log" 2>&1
 	check "missing kernel: one clear error" \
@@ -315,7 +364,7 @@ else
 		check_elf check_echo check_rng check_blk_read check_blk_sync_kill check_blk_ro
 		check_blk_discard 'check_exit "guest power-off" info 0' 'check_exit "guest reboot" reboot 0'
 		'check_exit "guest panic" panic 2 "guest kernel panicked"' check_sigterm check_powerbutton
-		check_rest check_containers)
+		check_rest check_vsock check_containers)
 fi
 for c in "${checks[@]}"; do
 	# Where the time goes, in CI logs too.

@@ -1,4 +1,6 @@
 /* kiln's command-line grammar: what is accepted, and one clear error for what is not. */
+#include <errno.h>
+#include <libkrun.h>
 #include <string.h>
 
 #include "check.h"
@@ -234,8 +236,6 @@ static void test_grammar_bad(void)
 	const char *input_bad[] = { "--kernel", "k", "--device", "virtio-input,mouse", NULL };
 	const char *gpu[] = { "--kernel", "k", "--device", "virtio-gpu,width=800,height=600",
 			      NULL };
-	const char *vsock[] = { "--kernel", "k", "--device", "virtio-vsock,port=1,socketURL=/s",
-				NULL };
 	const char *timesync[] = { "--kernel", "k", "--timesync", "port=1", NULL };
 	const char *efi_key[] = { "--kernel", "k", "--bootloader", "efi,frobnicate", NULL };
 	const char *linux_key[] = { "--bootloader", "linux,kernel=k,colour=red", NULL };
@@ -252,7 +252,6 @@ static void test_grammar_bad(void)
 	expect_error(input_two, "pointing");
 	expect_error(input_bad, "mouse");
 	expect_error(gpu, "virtio-gpu is not supported");
-	expect_error(vsock, "virtio-vsock is not supported");
 	expect_error(timesync, "vsockPort=N");
 	expect_error(efi_key, "frobnicate");
 	expect_error(linux_key, "colour");
@@ -260,6 +259,50 @@ static void test_grammar_bad(void)
 	expect_error(rng_key, "x");
 	expect_error(gui_value, "takes no value");
 	expect_error(level, "--krun-log-level");
+}
+
+/* vfkit's virtio-vsock: listen (default) and connect; and the libkrun calls behind it. */
+static void test_vsock(void)
+{
+	struct cli_opts o;
+	const char *podman[] = { "--kernel", "k",
+				 "--device", "virtio-vsock,port=1025,socketURL=/run/m.sock,listen",
+				 "--device", "virtio-vsock,port=6,socketURL=/run/c.sock,connect",
+				 "--device", "virtio-vsock,socketURL=/run/d.sock,port=7",
+				 NULL };
+	const char *bad_key[] = { "--kernel", "k", "--device",
+				  "virtio-vsock,port=1,socketURL=/s,colour=red", NULL };
+	const char *no_port[] = { "--kernel", "k", "--device", "virtio-vsock,socketURL=/s", NULL };
+	const char *bad_port[] = { "--kernel", "k", "--device",
+				   "virtio-vsock,port=4294967295,socketURL=/s", NULL };
+	char long_path[200];
+	int ctx;
+
+	CHECK(parse(&o, podman) == 0 && o.ndev == 3, "podman's vsock devices: %s", o.error);
+	CHECK(o.dev[0].type == CLI_DEV_VSOCK && o.dev[0].port == 1025 &&
+		      !strcmp(o.dev[0].path, "/run/m.sock") && !o.dev[0].vsock_connect,
+	      "listen: the guest connects out");
+	CHECK(o.dev[1].port == 6 && o.dev[1].vsock_connect, "connect: the host connects in");
+	CHECK(o.dev[2].port == 7 && !o.dev[2].vsock_connect, "listen is the default");
+	cli_free(&o);
+	expect_error(bad_key, "colour");
+	expect_error(no_port, "port=N");
+	expect_error(bad_port, "4294967295");
+
+	ctx = krun_create_ctx();
+	CHECK(krun_add_vsock_port(ctx, 1025, "/run/ready.sock") == 0, "krun_add_vsock_port");
+	CHECK(krun_add_vsock_port(ctx, 1025, "/run/other.sock") == -EEXIST, "same port twice");
+	CHECK(krun_add_vsock_port2(ctx, 1025, "/run/in.sock", true) == 0,
+	      "the same port the other way");
+	CHECK(krun_add_vsock_port2(ctx, 1, NULL, true) == -EINVAL, "no path");
+	memset(long_path, 'a', sizeof(long_path) - 1);
+	long_path[sizeof(long_path) - 1] = 0;
+	CHECK(krun_add_vsock_port(ctx, 2, long_path) == -ENAMETOOLONG,
+	      "path too long for a socket");
+	CHECK(krun_add_vsock(ctx, 0) == 0, "vsock without TSI");
+	CHECK(krun_add_vsock(ctx, KRUN_TSI_HIJACK_INET) == -ENOTSUP, "TSI: not supported");
+	CHECK(krun_add_vsock_port(ctx + 1000, 1, "/s") == -EINVAL, "bad context");
+	krun_free_ctx(ctx);
 }
 
 static void test_help(void)
@@ -277,6 +320,7 @@ int main(void)
 	test_krunkit();
 	test_grammar();
 	test_grammar_bad();
+	test_vsock();
 	test_help();
 	return check_summary();
 }
