@@ -19,6 +19,7 @@ struct cli_device {
 	enum cli_dev_type type;
 	const char *path; /* blk: image; serial: log file (NULL = stdio); fs: shared dir */
 	const char *tag;  /* fs: mountTag */
+	bool qcow2;	  /* blk: format=qcow2 (else raw) */
 	bool read_only;
 };
 

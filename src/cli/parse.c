@@ -122,6 +122,10 @@ static int dev_key(struct cli_opts *o, struct cli_device *d, const char *type, c
 		*val++ = 0;
 	if (d->type == CLI_DEV_BLK && !strcmp(kv, "path") && val && *val) {
 		d->path = val;
+	} else if (d->type == CLI_DEV_BLK && !strcmp(kv, "format") && val) {
+		if (strcmp(val, "raw") && strcmp(val, "qcow2"))
+			return fail(o, "%s: format takes raw or qcow2, not '%s'", type, val);
+		d->qcow2 = !strcmp(val, "qcow2");
 	} else if (d->type == CLI_DEV_BLK && !strcmp(kv, "readonly")) {
 		if (parse_bool(val, &d->read_only))
 			return fail(o, "%s: readonly takes on/off, not '%s'", type, val);
@@ -421,7 +425,10 @@ int cli_apply(int ctx, struct cli_opts *o)
 		switch (d->type) {
 		case CLI_DEV_BLK:
 			snprintf(id, sizeof(id), "disk%u", i);
-			ret = krun_add_disk(ctx, id, d->path, d->read_only);
+			ret = krun_add_disk2(ctx, id, d->path,
+					     d->qcow2 ? KRUN_DISK_FORMAT_QCOW2
+						      : KRUN_DISK_FORMAT_RAW,
+					     d->read_only);
 			break;
 		case CLI_DEV_RNG:
 			ret = kiln_add_rng(ctx);
