@@ -74,19 +74,22 @@ static int rd(struct disk *dk, uint64_t off, size_t len)
 	return disk_read(dk, &v, 1, off);
 }
 
+static bool same_as_model(void)
+{
+	int fd = open(raw, O_RDONLY);
+	ssize_t got = fd < 0 ? -1 : pread(fd, buf, SIZE, 0);
+
+	if (fd >= 0)
+		close(fd);
+	return got == SIZE && !memcmp(buf, model, SIZE);
+}
+
 /* qemu-img check passes and the image converts to the model's bytes. */
 static void verify_with_qemu(const char *what)
 {
-	int fd;
-	ssize_t got;
-
 	CHECK(sh("qemu-img check -q %s", img) == 0, "%s: qemu-img check", what);
 	CHECK(sh("qemu-img convert -O raw %s %s", img, raw) == 0, "%s: convert", what);
-	fd = open(raw, O_RDONLY);
-	got = fd < 0 ? -1 : pread(fd, buf, SIZE, 0);
-	CHECK(got == SIZE && !memcmp(buf, model, SIZE), "%s: qemu reads what kiln wrote", what);
-	if (fd >= 0)
-		close(fd);
+	CHECK(same_as_model(), "%s: qemu reads what kiln wrote", what);
 }
 
 static uint32_t rt_clusters(void)
@@ -128,6 +131,11 @@ static void test_write(const char *opts)
 	random_writes(dk, 100, 70000);
 	CHECK(rd(dk, 0, SIZE) == 0 && !memcmp(buf, model, SIZE), "%s: read back", opts);
 	CHECK(disk_flush(dk) == 0, "%s: flush", opts);
+	/* What a crash right after the flush would leave: everything, consistent. */
+	CHECK(sh("cp %s %s.copy && qemu-img check -q %s.copy && qemu-img convert -O raw %s.copy %s",
+		 img, img, img, img, raw) == 0,
+	      "%s: image after a flush passes qemu-img check", opts);
+	CHECK(same_as_model(), "%s: image after a flush holds the data", opts);
 	/* Every cluster: fills the image past what its first refcount table covers. */
 	for (uint64_t off = 0; off < SIZE; off += 65536) {
 		for (size_t j = 0; j < 65536; j += 4096)
@@ -136,6 +144,10 @@ static void test_write(const char *opts)
 		      (unsigned long long)off);
 	}
 	random_writes(dk, 100, 9000);
+	/* Between flushes, only leaks (status 3) are allowed, never corruption. */
+	CHECK(sh("cp %s %s.copy && qemu-img check -q %s.copy >/dev/null 2>&1; [ $? = 0 -o $? = 3 ]",
+		 img, img, img) == 0,
+	      "%s: image between flushes is consistent", opts);
 	CHECK(disk_write_zeroes(dk, 100000, 300000, true) == 0, "%s: write zeroes", opts);
 	CHECK(disk_write_zeroes(dk, 1 << 20, 4096, false) == 0, "%s: write zeroes keep", opts);
 	memset(model + 100000, 0, 300000);
