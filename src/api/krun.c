@@ -258,12 +258,13 @@ KILN_EXPORT int32_t krun_add_disk3(uint32_t ctx_id, const char *block_id, const 
 				   uint32_t disk_format, bool read_only, bool direct_io,
 				   uint32_t sync_mode)
 {
-	struct vm_disk d = { .read_only = read_only };
+	struct vm_disk d = { .qcow2 = disk_format == KRUN_DISK_FORMAT_QCOW2,
+			     .read_only = read_only };
 
 	(void)direct_io;
 	if (!block_id || !disk_path || sync_mode > KRUN_SYNC_FULL)
 		return -EINVAL;
-	if (disk_format != KRUN_DISK_FORMAT_RAW)
+	if (disk_format != KRUN_DISK_FORMAT_RAW && disk_format != KRUN_DISK_FORMAT_QCOW2)
 		return -ENOTSUP;
 	if (set_str(&d.id, block_id) || set_str(&d.path, disk_path)) {
 		free(d.id);

@@ -24,6 +24,7 @@ struct cli_device {
 	const char *path; /* blk: image; serial: log file (NULL = stdio); fs: shared dir; vsock:
 			     socketURL */
 	const char *tag;  /* fs: mountTag; blk: serial/id (NULL: disk<N>) */
+	bool qcow2;	  /* blk: format=qcow2 (else raw) */
 	bool read_only;
 	bool has_port, vsock_connect; /* vsock: port= seen; connect (the host connects in) */
 	uint32_t port;

@@ -131,11 +131,9 @@ static int blk_key(struct cli_opts *o, struct cli_device *d, const char *k, cons
 		if (parse_bool(val, &d->read_only))
 			return fail(o, "virtio-blk: readonly takes on/off, not '%s'", val);
 	} else if (!strcmp(k, "format") && val) {
-		if (!strcasecmp(val, "qcow2"))
-			return fail(o, "virtio-blk: format=qcow2 is not supported by this kiln yet "
-				       "(raw images only)");
-		if (strcasecmp(val, "raw"))
+		if (strcasecmp(val, "raw") && strcasecmp(val, "qcow2"))
 			return fail(o, "virtio-blk: unknown format '%s' (raw or qcow2)", val);
+		d->qcow2 = !strcasecmp(val, "qcow2");
 	} else if ((!strcmp(k, "serial") || !strcmp(k, "id")) && val && *val) {
 		if (strlen(val) > BLK_ID_MAX)
 			return fail(o, "virtio-blk: %s is longer than %d characters", k,
@@ -522,7 +520,8 @@ int cli_apply(int ctx, struct cli_opts *o)
 		case CLI_DEV_BLK:
 			snprintf(id, sizeof(id), "disk%u", i);
 			ret = krun_add_disk2(ctx, d->tag ? d->tag : id, d->path,
-					     KRUN_DISK_FORMAT_RAW, d->read_only);
+					     d->qcow2 ? KRUN_DISK_FORMAT_QCOW2 : KRUN_DISK_FORMAT_RAW,
+					     d->read_only);
 			break;
 		case CLI_DEV_INPUT:
 			ret = 0; /* warned about in cli_parse */

@@ -1,7 +1,7 @@
 /*
  * Disk images: what virtio-blk reads and writes through.
  *
- * A format (raw today; qcow2 later) supplies struct disk_ops. All offsets and
+ * A format (raw, qcow2) supplies struct disk_ops. All offsets and
  * lengths are in bytes and have already been checked against disk->size by
  * the caller; the functions are called from several I/O threads at once, so a
  * format must be safe for concurrent use. Every call returns 0 or -errno and
@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 
 /* Length of a disk's identity string (matches virtio-blk's GET_ID). */
@@ -40,17 +41,42 @@ struct disk {
 	char id[DISK_ID_LEN + 1]; /* stable identity of the backing file, NUL-terminated */
 };
 
+/* The format is what the user asked for, never what the file's contents suggest. */
+enum disk_format {
+	DISK_FORMAT_RAW,
+	DISK_FORMAT_QCOW2,
+};
+
 /*
  * Open a raw image (regular file or block device). Errors: -ENOENT, -EACCES,
  * -EINVAL (neither a file nor a block device), -EBUSY (another process holds it).
  */
 int raw_open(const char *path, bool read_only, struct disk **out);
 
-/* The one entry point for opening images; picks the format once there is more than raw. */
-static inline int disk_open(const char *path, bool read_only, struct disk **out)
+/*
+ * Open a qcow2 image (regular file). Besides raw_open's errors: -EINVAL (not
+ * qcow2, or malformed), -ENOTSUP (a feature kiln does not implement); *why then
+ * names the problem (a static string).
+ */
+int qcow2_open(const char *path, bool read_only, struct disk **out, const char **why);
+
+/*
+ * The one entry point for opening images. The format comes from the caller:
+ * probing a raw image's contents would let a guest that writes a qcow2 header
+ * into its raw disk make the host open it as qcow2 next time (and so read any
+ * host file named as a backing file). *why may be set to a static reason.
+ */
+static inline int disk_open(const char *path, enum disk_format fmt, bool read_only,
+			    struct disk **out, const char **why)
 {
+	if (fmt == DISK_FORMAT_QCOW2)
+		return qcow2_open(path, read_only, out, why);
 	return raw_open(path, read_only, out);
 }
+
+/* Shared by the formats: an advisory lock like QEMU's, and a stable identity. */
+int disk_lock(int fd, bool read_only);
+void disk_make_id(const struct stat *st, char *id);
 
 /* The read-only check lives here so that no format can forget it. */
 static inline int disk_read(struct disk *dk, const struct iovec *iov, unsigned n, uint64_t off)

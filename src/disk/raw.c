@@ -206,7 +206,7 @@ static int image_size(int fd, const struct stat *st, uint64_t *size)
 }
 
 /* Same file, same id on every run; lets the guest name disks in /dev/disk/by-id. */
-static void make_id(const struct stat *st, char *id)
+void disk_make_id(const struct stat *st, char *id)
 {
 	uint64_t key[2] = { S_ISBLK(st->st_mode) ? st->st_rdev : st->st_dev, st->st_ino };
 	const uint8_t *p = (const uint8_t *)key;
@@ -221,7 +221,7 @@ static void make_id(const struct stat *st, char *id)
  * Two VMs writing one image corrupt it: take a lock like QEMU does (shared for
  * readers). Locks a file system does not support are not an error.
  */
-static int lock_image(int fd, bool read_only)
+int disk_lock(int fd, bool read_only)
 {
 	if (flock(fd, (read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0)
 		return 0;
@@ -240,7 +240,7 @@ int raw_open(const char *path, bool read_only, struct disk **out)
 		return -errno;
 	ret = fstat(fd, &st) < 0 ? -errno : image_size(fd, &st, &size);
 	if (!ret)
-		ret = lock_image(fd, read_only);
+		ret = disk_lock(fd, read_only);
 	if (!ret && !(r = calloc(1, sizeof(*r))))
 		ret = -ENOMEM;
 	if (ret) {
@@ -250,7 +250,7 @@ int raw_open(const char *path, bool read_only, struct disk **out)
 	r->dk.ops = &raw_ops;
 	r->dk.size = size;
 	r->dk.read_only = read_only;
-	make_id(&st, r->dk.id);
+	disk_make_id(&st, r->dk.id);
 	r->fd = fd;
 	*out = &r->dk;
 	return 0;

@@ -427,9 +427,10 @@ int virtio_blk_create(struct vm *vm, const struct blk_config *cfg, const char **
 	pthread_cond_init(&b->idle, NULL);
 	pthread_cond_init(&b->wq_cond, NULL);
 	pthread_mutex_init(&b->wq_lock, NULL);
-	ret = disk_open(cfg->path, cfg->read_only, &b->disk);
+	why = NULL;
+	ret = disk_open(cfg->path, cfg->format, cfg->read_only, &b->disk, &why);
 	if (ret) {
-		why = open_error(ret);
+		why = why ? why : open_error(ret);
 		goto fail;
 	}
 	if (b->disk->size % BLK_SECTOR_SIZE)

@@ -3,14 +3,17 @@
 
 #include <stdbool.h>
 
+#include "disk/disk.h"
+
 struct vm;
 
 struct blk_config {
-	const char *path; /* raw image: regular file or block device */
+	const char *path; /* raw: regular file or block device; qcow2: regular file */
+	enum disk_format format;
 	bool read_only;
 	/* GET_ID answer (first 20 bytes); NULL: derived from the file's identity. */
 	const char *serial;
-	/* Room for: image format (qcow2), sync mode (what FLUSH does). */
+	/* Room for: sync mode (what FLUSH does). */
 };
 
 /*

@@ -20,6 +20,7 @@
 struct vm_disk {
 	char *id;
 	char *path;
+	bool qcow2; /* else raw: the format is the caller's word, never probed */
 	bool read_only;
 };
 

@@ -372,6 +372,7 @@ static int setup_devices(struct vm *vm, const struct vm_config *cfg)
 	for (unsigned i = 0; i < cfg->ndisks; i++) {
 		const struct blk_config bc = {
 			.path = cfg->disks[i].path,
+			.format = cfg->disks[i].qcow2 ? DISK_FORMAT_QCOW2 : DISK_FORMAT_RAW,
 			.read_only = cfg->disks[i].read_only,
 			.serial = cfg->disks[i].id,
 		};

@@ -107,6 +107,17 @@ blk-ro)
 		result INFO "write=refused"
 	fi
 	;;
+blk-qcow2)
+	# /dev/vda is a qcow2 image with 0xab over its first MiB. Write 4 MiB at
+	# 8 MiB (fresh clusters), then read it back past the guest's page cache.
+	first=$(dd if=/dev/vda bs=1M count=1 2>/dev/null | sha256sum | cut -d' ' -f1)
+	dd if=/dev/urandom of=/qcow2-data bs=1M count=4 2>/dev/null
+	new=$(sha256sum </qcow2-data | cut -d' ' -f1)
+	dd if=/qcow2-data of=/dev/vda bs=1M seek=8 conv=fsync 2>/dev/null
+	echo 3 >/proc/sys/vm/drop_caches
+	back=$(dd if=/dev/vda bs=1M skip=8 count=4 2>/dev/null | sha256sum | cut -d' ' -f1)
+	result INFO "first=$first written=$new read=$back"
+	;;
 blk-discard)
 	if blkdiscard /dev/vda; then
 		result INFO "discarded"

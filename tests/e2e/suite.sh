@@ -157,6 +157,27 @@ check_blk_discard() { # DISCARD punches holes in the host file
 		"guest '$(result)', host file ${before} kB -> ${after} kB"
 }
 
+check_blk_qcow2() { # qemu-img makes the image, the guest reads and writes it, qemu-img checks it
+	local img=$data/disk.qcow2 r first written read host
+	rm -f "$img"
+	qemu-img create -q -f qcow2 "$img" 64M &&
+		qemu-io -f qcow2 -c 'write -P 0xab 0 1M' "$img" >/dev/null ||
+		{ bad "qcow2 image written and read by the guest" "qemu-img failed"; return; }
+	first=$(head -c $((1 << 20)) /dev/zero | tr '\0' '\253' | sha256sum | cut -d' ' -f1)
+	boot blk-qcow2 cloud 1 256 blk-qcow2 --device "virtio-blk,path=$img,format=qcow2"
+	r=$(result)
+	written=$(sed -n 's/.*written=\([0-9a-f]*\).*/\1/p' <<<"$r")
+	read=$(sed -n 's/.*read=\([0-9a-f]*\).*/\1/p' <<<"$r")
+	host=$(qemu-img convert -O raw "$img" "$data/disk-qcow2.raw" &&
+		dd if="$data/disk-qcow2.raw" bs=1M skip=8 count=4 2>/dev/null | sha256sum | cut -d' ' -f1)
+	rm -f "$data/disk-qcow2.raw"
+	check "qcow2 image written and read by the guest, clean for qemu-img check" \
+		"$([ "$rc" = 0 ] && [[ $r == first=$first\ * ]] && [ -n "$written" ] &&
+			[ "$read" = "$written" ] && [ "$host" = "$written" ] &&
+			qemu-img check -q "$img"; echo $?)" \
+		"exit $rc, guest '$r', host $host"
+}
+
 check_exit() { # name test expected-status [stderr pattern]
 	boot "exit-$2" cloud 1 256 "$2"
 	check "$1 exits with status $3" \
@@ -362,7 +383,8 @@ if [ $# -gt 0 ]; then
 else
 	checks=(check_errors "check_info cloud 1 256" "check_info cloud 2 512" "check_info generic 2 384"
 		check_elf check_echo check_rng check_blk_read check_blk_sync_kill check_blk_ro
-		check_blk_discard 'check_exit "guest power-off" info 0' 'check_exit "guest reboot" reboot 0'
+		check_blk_discard check_blk_qcow2
+		'check_exit "guest power-off" info 0' 'check_exit "guest reboot" reboot 0'
 		'check_exit "guest panic" panic 2 "guest kernel panicked"' check_sigterm check_powerbutton
 		check_rest check_vsock check_containers)
 fi

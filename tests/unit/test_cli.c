@@ -55,6 +55,19 @@ static void test_good(void)
 	cli_free(&o);
 }
 
+static void test_blk_format(void)
+{
+	struct cli_opts o;
+	const char *a[] = { "--kernel", "k",
+			    "--device", "virtio-blk,path=a.qcow2,format=qcow2",
+			    "--device", "virtio-blk,path=b.img,format=raw",
+			    NULL };
+
+	CHECK(parse(&o, a) == 0, "format= rejected: %s", o.error);
+	CHECK(o.ndev == 2 && o.dev[0].qcow2 && !o.dev[1].qcow2, "format=qcow2 / raw");
+	cli_free(&o);
+}
+
 static void expect_error(const char *const *args, const char *needle)
 {
 	struct cli_opts o;
@@ -72,6 +85,8 @@ static void test_bad(void)
 	const char *unknown_key[] = { "--kernel", "k", "--device", "virtio-blk,path=x,colour=red",
 				      NULL };
 	const char *no_path[] = { "--kernel", "k", "--device", "virtio-blk,readonly", NULL };
+	const char *bad_format[] = { "--kernel", "k", "--device", "virtio-blk,path=x,format=vmdk",
+				     NULL };
 	const char *bad_cpus[] = { "--kernel", "k", "--cpus", "0", NULL };
 	const char *big_cpus[] = { "--kernel", "k", "--cpus", "256", NULL };
 	const char *bad_mem[] = { "--kernel", "k", "--memory", "12T", NULL };
@@ -84,6 +99,7 @@ static void test_bad(void)
 	expect_error(unknown_dev, "virtio-foo");
 	expect_error(unknown_key, "colour");
 	expect_error(no_path, "path");
+	expect_error(bad_format, "vmdk");
 	expect_error(bad_cpus, "--cpus");
 	expect_error(big_cpus, "256");
 	expect_error(bad_mem, "12T");
@@ -223,8 +239,6 @@ static void test_grammar(void)
 
 static void test_grammar_bad(void)
 {
-	const char *qcow[] = { "--kernel", "k", "--device", "virtio-blk,path=a,format=qcow2",
-			       NULL };
 	const char *vmdk[] = { "--kernel", "k", "--device", "virtio-blk,path=a,format=vmdk", NULL };
 	const char *long_id[] = { "--kernel", "k", "--device",
 				  "virtio-blk,path=a,serial=012345678901234567890", NULL };
@@ -244,7 +258,6 @@ static void test_grammar_bad(void)
 	const char *gui_value[] = { "--kernel", "k", "--gui=yes", NULL };
 	const char *level[] = { "--kernel", "k", "--krun-log-level", "6", NULL };
 
-	expect_error(qcow, "qcow2 is not supported");
 	expect_error(vmdk, "vmdk");
 	expect_error(long_id, "longer than 20");
 	expect_error(perm, "odd");
@@ -316,6 +329,7 @@ static void test_help(void)
 int main(void)
 {
 	test_good();
+	test_blk_format();
 	test_bad();
 	test_krunkit();
 	test_grammar();
