@@ -13,6 +13,16 @@ enum cli_dev_type {
 	CLI_DEV_RNG,
 	CLI_DEV_SERIAL,
 	CLI_DEV_FS,
+	CLI_DEV_NET,
+};
+
+/* virtio-net: type=unixstream|unixgram (or unixSocketPath=, vfkit's gvproxy form). */
+struct cli_net {
+	bool gram;
+	int fd; /* -1: path */
+	bool has_mac, offloading, vfkit_magic;
+	bool type_given, socket_path_given;
+	uint8_t mac[6];
 };
 
 struct cli_device {
@@ -20,6 +30,7 @@ struct cli_device {
 	const char *path; /* blk: image; serial: log file (NULL = stdio); fs: shared dir */
 	const char *tag;  /* fs: mountTag */
 	bool read_only;
+	struct cli_net net;
 };
 
 struct cli_opts {
@@ -48,6 +59,8 @@ void cli_free(struct cli_opts *o);
 /* Helpers shared by the parsers: a decimal <= max; krunkit's --memory (MiB, M/G suffixes). */
 int cli_parse_uint(const char *s, uint64_t max, uint64_t *out);
 int cli_parse_memory(const char *s, uint64_t *mib);
+/* A unicast MAC address, six pairs of hex digits separated by ':' or '-'. */
+int cli_parse_mac(const char *s, uint8_t mac[6]);
 
 /* ---- kiln run: one command in a microVM on a root directory ---- */
 

@@ -10,6 +10,7 @@
 #define VM_MAX_DISKS	16
 #define VM_MAX_FS	8
 #define VM_MAX_OVERLAYS 8
+#define VM_MAX_NETS	8
 
 /* The virtio-fs tag of the root share and the init file the library puts into it. */
 #define VM_ROOT_TAG  "/dev/root"
@@ -27,6 +28,22 @@ struct vm_fs {
 	char *tag;
 	char *path;
 	bool read_only;
+};
+
+/* A virtio-net device and its backend (krun_add_net_*). */
+enum vm_net_backend {
+	VM_NET_UNIXSTREAM, /* passt, socket_vmnet: frames with a 4-byte length prefix */
+	VM_NET_UNIXGRAM,   /* gvproxy, vmnet-helper: one frame per datagram */
+	VM_NET_TAP,	   /* a tap device, with the virtio-net header */
+};
+
+struct vm_net {
+	enum vm_net_backend backend;
+	char *path; /* socket path or tap name (NULL: fd) */
+	int fd;	    /* a connected socket (-1: path) */
+	uint8_t mac[6];
+	uint32_t features; /* NET_FEATURE_* asked for; the device offers what it can honour */
+	uint32_t flags;	   /* NET_FLAG_* */
 };
 
 /* A file that exists only in a share's top directory, served from memory. */
@@ -57,6 +74,8 @@ struct vm_config {
 	unsigned nfs;
 	struct vm_overlay overlays[VM_MAX_OVERLAYS];
 	unsigned noverlays;
+	struct vm_net nets[VM_MAX_NETS];
+	unsigned nnets;
 	int64_t setuid, setgid; /* switched to once devices are open (-1: stay) */
 	bool nested;		/* offer SVM/VMX to the guest */
 	int shutdown_efd;	/* readable: press the power button (-1: none) */
