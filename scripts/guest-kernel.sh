@@ -10,7 +10,7 @@ IMAGES=${IMAGES:-$BUILD/images}
 root=$IMAGES/generic/root
 init=$BUILD/src/init/kiln-init
 out=$BUILD/guest
-modules="virtio_mmio virtio_console virtio_blk virtio-rng pvpanic-mmio button evdev fuse virtiofs"
+modules="virtio_mmio virtio_console virtio_blk virtio-rng pvpanic-mmio button evdev fuse virtiofs failover net_failover virtio_net"
 
 [ -x "$init" ] || { echo "guest-kernel: $init missing; build first (make)" >&2; exit 1; }
 [ -d "$root/boot" ] || { echo "guest-kernel: no kernel in $root; run tests/e2e/prepare.sh" >&2; exit 1; }

@@ -57,22 +57,21 @@ int net_tx_check(uint8_t *pkt, size_t len, uint64_t features, bool raw)
 	memcpy(&h, pkt, sizeof(h));
 	if (h.flags & ~(VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID))
 		return -EINVAL;
-	if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-		if (!(features & VIRTIO_NET_F_CSUM))
-			return -EINVAL;
-		if (raw)
-			return complete_csum(frame, flen, &h);
-		/* The tap device completes it; the offsets must still lie inside the frame. */
-		if (le16toh(h.csum_start) >= flen ||
-		    (uint64_t)le16toh(h.csum_start) + le16toh(h.csum_offset) + 2 > flen)
+	if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+		/* Segmentation offload reaches only backends that segment (tap), as negotiated. */
+		if (raw || !(features & gso_feature(h.gso_type)) || !h.gso_size ||
+		    !(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
 			return -EINVAL;
 	}
-	if (h.gso_type == VIRTIO_NET_HDR_GSO_NONE)
+	if (!(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
 		return 0;
-	/* Segmentation offload reaches only backends that segment (tap), and only as negotiated.
-	 */
-	if (raw || !(features & gso_feature(h.gso_type)) || !h.gso_size ||
-	    !(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
+	if (!(features & VIRTIO_NET_F_CSUM))
+		return -EINVAL;
+	if (raw)
+		return complete_csum(frame, flen, &h);
+	/* The tap device completes it; the offsets must still lie inside the frame. */
+	if (le16toh(h.csum_start) >= flen ||
+	    (uint64_t)le16toh(h.csum_start) + le16toh(h.csum_offset) + 2 > flen)
 		return -EINVAL;
 	return 0;
 }
