@@ -226,13 +226,15 @@ check_powerbutton() { # libkrun's shutdown eventfd presses the ACPI power button
 
 # run_passt SOCKET ARGS...: passt isolates itself in a user namespace, which the
 # kernel refuses to a chrooted process, and the suite runs chrooted in the test
-# host (l1-init.sh): there, start it from the real root through this root's loader.
+# host (l1-init.sh). There, passt gets a mount namespace of its own in which
+# this root is moved over the namespace's root, so it is not chrooted.
 run_passt() {
 	local sock=$1
 	shift
-	if [ -x /proc/1/root/host/usr/bin/passt ] && [ "$(stat -c %i /)" != "$(stat -Lc %i /proc/1/root)" ]; then
-		nsenter --root=/proc/1/root /host/lib64/ld-linux-x86-64.so.2 \
-			--library-path /host/lib/x86_64-linux-gnu /host/usr/bin/passt -s "/host$sock" "$@"
+	if [ "$(stat -c %d:%i /)" != "$(stat -Lc %d:%i /proc/1/root)" ] && [ -x /proc/1/root/bin/busybox ]; then
+		nsenter --root=/proc/1/root --wd=/host /bin/busybox unshare -m /bin/busybox sh -c \
+			'mount --make-rprivate / && cd /host && mount --move /host / && exec chroot . "$0" "$@"' \
+			/usr/bin/passt -s "$sock" "$@"
 	else
 		passt -s "$sock" "$@"
 	fi
@@ -245,7 +247,7 @@ run_passt() {
 # addresses from an interface with a default route, so it gets a dummy one.
 check_net() {
 	local t=${TMPDIR:-/tmp}/kiln-net word="kiln-net-$RANDOM$RANDOM" port=8089 pids=() r
-	rm -rf "$t" && mkdir -p "$t/www"
+	rm -rf "$t" && mkdir -p "$t/www" && chmod 777 "$t" # passt binds its socket as nobody
 	echo "$word" >"$t/www/index.html"
 	ip link set lo up
 	ip link show kiln-up0 >/dev/null 2>&1 || ip link add kiln-up0 type dummy
