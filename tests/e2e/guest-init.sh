@@ -162,7 +162,11 @@ net)
 	nics=$(ls -d /sys/class/net/eth* | wc -l)
 	mac=$(cat /sys/class/net/eth0/address)
 	if udhcpc -i eth0 -s /tmp/udhcpc.sh -q -n -t 20 -T 1 >/dev/null 2>&1; then
-		page=$(wget -q -T 20 -O - "http://$(cat /tmp/gw):$(arg kiln.port)/" 2>&1 | head -c 200)
+		# (busybox 1.35's static wget crashes with -T: timeout bounds it instead)
+		timeout 30 wget -q -O /tmp/page "http://$(cat /tmp/gw):$(arg kiln.port)/" 2>/tmp/wget.err
+		w=$?
+		page=$(head -c 200 /tmp/page 2>/dev/null)
+		[ -n "$page" ] || say "guest: wget exit $w: $(cat /tmp/wget.err); $(ip addr show eth0 | grep inet); $(ip route)"
 		result INFO "nics=$nics mac=$mac macs=$(cat /sys/class/net/eth*/address | tr '\n' ,) page=$page"
 	else
 		result INFO "nics=$nics mac=$mac dhcp=failed"

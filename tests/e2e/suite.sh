@@ -232,7 +232,7 @@ run_passt() {
 	local sock=$1
 	shift
 	if [ "$(stat -c %d:%i /)" != "$(stat -Lc %d:%i /proc/1/root)" ] && [ -x /proc/1/root/bin/busybox ]; then
-		nsenter --root=/proc/1/root --wd=/host /bin/busybox unshare -m /bin/busybox sh -c \
+		nsenter --root=/proc/1/root /bin/busybox unshare -m /bin/busybox sh -c \
 			'mount --make-rprivate / && cd /host && mount --move /host / && exec chroot . "$0" "$@"' \
 			/usr/bin/passt -s "$sock" "$@"
 	else
