@@ -127,8 +127,12 @@ int32_t krun_add_virtiofs3(uint32_t ctx_id, const char *c_tag, const char *c_pat
 /*
  * virtio-net devices (eth0, eth1, ... in the order added) on a unix stream
  * socket (passt: 4-byte length-prefixed frames), a unix datagram socket
- * (gvproxy) or a tap device. Give c_path or fd (the other NULL / -1).
- * Kiln: not implemented yet (-ENOTSUP).
+ * (gvproxy) or a tap device. Give c_path or fd (the other NULL / -1); a
+ * given fd is the device's from then on. c_mac NULL: a stable default
+ * (5a:94:ef:e4:0c:ee plus the NIC's index). features: NET_FEATURE_* the guest
+ * may use; Kiln offers of these only what the backend can honour (unix
+ * sockets: CSUM, GUEST_CSUM; tap: also the TSO ones). NET_FLAG_DHCP_CLIENT:
+ * accepted, Kiln's init does not run DHCP yet.
  */
 int32_t krun_add_net_unixstream(uint32_t ctx_id, const char *c_path, int fd, uint8_t *const c_mac,
 				uint32_t features, uint32_t flags);

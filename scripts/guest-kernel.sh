@@ -11,7 +11,8 @@ root=$IMAGES/generic/root
 init=$BUILD/src/init/kiln-init
 out=$BUILD/guest
 modules="virtio_mmio virtio_console virtio_blk virtio-rng pvpanic-mmio button evdev fuse virtiofs
-	vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport"
+	vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport
+	failover net_failover virtio_net"
 
 [ -x "$init" ] || { echo "guest-kernel: $init missing; build first (make)" >&2; exit 1; }
 [ -d "$root/boot" ] || { echo "guest-kernel: no kernel in $root; run tests/e2e/prepare.sh" >&2; exit 1; }

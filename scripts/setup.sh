@@ -10,6 +10,8 @@ pkgs=(
 	qemu-system-x86 qemu-utils busybox-static cpio kmod xz-utils zstd lz4 python3
 	# the Debian root directory for kiln run, and its ext4 image for the test host
 	debootstrap e2fsprogs
+	# the network backend of the end-to-end network check (virtio-net on a unix stream socket)
+	passt
 	# GPU dependency fetching (sid packages, unpacked privately)
 	dpkg-dev ca-certificates
 )

@@ -41,9 +41,18 @@ struct ctx {
 	char *exec_json; /* built when the VM starts */
 	int workload_status;
 	int vm_state; /* enum kiln_vm_state; atomic: the VM moves it while it runs */
+	/* krun_set_passt_fd/krun_set_gvproxy_path's NIC (-1: none) and krun_set_net_mac's MAC. */
+	int legacy_net;
+	uint8_t legacy_mac[6];
 };
 
 static struct ctx ctxs[MAX_CTX];
+
+/*
+ * libkrun's MAC for the deprecated network calls; Kiln's default for NIC n is
+ * this with n added to the last byte (locally administered, unicast, stable).
+ */
+static const uint8_t net_default_mac[6] = { 0x5a, 0x94, 0xef, 0xe4, 0x0c, 0xee };
 static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Look up a context; the caller holds ctx_lock. */
@@ -110,6 +119,8 @@ static void free_cfg(struct vm_config *cfg)
 	}
 	for (unsigned i = 0; i < cfg->nvsock_ports; i++)
 		free(cfg->vsock_ports[i].path);
+	for (unsigned i = 0; i < cfg->nnets; i++)
+		free(cfg->nets[i].path);
 	if (cfg->shutdown_efd >= 0)
 		close(cfg->shutdown_efd);
 	if (cfg->hard_stop_efd >= 0)
@@ -181,6 +192,8 @@ KILN_EXPORT int32_t krun_create_ctx(void)
 		c->cfg.console_in = STDIN_FILENO;
 		c->cfg.console_out = STDOUT_FILENO;
 		c->cfg.serial_out = STDOUT_FILENO;
+		c->legacy_net = -1;
+		memcpy(c->legacy_mac, net_default_mac, 6);
 		id = i;
 		break;
 	}
@@ -785,46 +798,95 @@ KILN_EXPORT int32_t krun_split_irqchip(uint32_t ctx_id, bool enable)
 	END_CTX(enable ? -ENOTSUP : 0);
 }
 
-/* ---- Not implemented yet: network, GPU, displays, input, vhost-user ---- */
+/* ---- Network ---- */
+
+/*
+ * Add a NIC: exactly one of path and fd, a unicast MAC (NULL: the default).
+ * legacy: the deprecated calls' single NIC, replaced by a second such call and
+ * given krun_set_net_mac's MAC whenever that is called.
+ */
+static int add_net(uint32_t ctx_id, enum vm_net_backend backend, const char *path, int fd,
+		   const uint8_t *mac, uint32_t features, uint32_t flags, bool legacy)
+{
+	struct vm_net n = { .backend = backend, .fd = fd, .features = features, .flags = flags };
+	int idx;
+
+	if ((path == NULL) == (fd < 0) || (path && !*path) || fd < -1)
+		return -EINVAL;
+	if ((flags & ~(NET_FLAG_VFKIT | NET_FLAG_DHCP_CLIENT)) ||
+	    ((flags & NET_FLAG_VFKIT) && backend != VM_NET_UNIXGRAM) || (mac && (mac[0] & 1)))
+		return -EINVAL;
+	if (set_str(&n.path, path))
+		return -ENOMEM;
+	if (flags & NET_FLAG_DHCP_CLIENT)
+		pr_warn("NET_FLAG_DHCP_CLIENT: Kiln's init does not run DHCP yet; "
+			"configure the interface in the guest");
+	WITH_CTX(ctx_id, c);
+	idx = legacy && c->legacy_net >= 0 ? c->legacy_net : (int)c->cfg.nnets;
+	if (idx == VM_MAX_NETS) {
+		free(n.path);
+		END_CTX(-ENOSPC);
+	}
+	memcpy(n.mac, legacy ? c->legacy_mac : mac ? mac : net_default_mac, 6);
+	if (!mac && !legacy)
+		n.mac[5] += idx;
+	if (idx < (int)c->cfg.nnets)
+		free(c->cfg.nets[idx].path);
+	else
+		c->cfg.nnets++;
+	c->cfg.nets[idx] = n;
+	if (legacy)
+		c->legacy_net = idx;
+	END_CTX(0);
+}
 
 KILN_EXPORT int32_t krun_add_net_unixstream(uint32_t ctx_id, const char *c_path, int fd,
 					    uint8_t *const c_mac, uint32_t features, uint32_t flags)
 {
-	(void)ctx_id, (void)c_path, (void)fd, (void)c_mac, (void)features, (void)flags;
-	return -ENOTSUP;
+	return add_net(ctx_id, VM_NET_UNIXSTREAM, c_path, fd, c_mac, features, flags, false);
 }
 
 KILN_EXPORT int32_t krun_add_net_unixgram(uint32_t ctx_id, const char *c_path, int fd,
 					  uint8_t *const c_mac, uint32_t features, uint32_t flags)
 {
-	(void)ctx_id, (void)c_path, (void)fd, (void)c_mac, (void)features, (void)flags;
-	return -ENOTSUP;
+	return add_net(ctx_id, VM_NET_UNIXGRAM, c_path, fd, c_mac, features, flags, false);
 }
 
 KILN_EXPORT int32_t krun_add_net_tap(uint32_t ctx_id, char *c_tap_name, uint8_t *const c_mac,
 				     uint32_t features, uint32_t flags)
 {
-	(void)ctx_id, (void)c_tap_name, (void)c_mac, (void)features, (void)flags;
-	return -ENOTSUP;
+	if (!c_tap_name || (flags & NET_FLAG_VFKIT))
+		return -EINVAL;
+	return add_net(ctx_id, VM_NET_TAP, c_tap_name, -1, c_mac, features, flags, false);
 }
 
 KILN_EXPORT int32_t krun_set_passt_fd(uint32_t ctx_id, int fd)
 {
-	(void)ctx_id, (void)fd;
-	return -ENOTSUP;
+	if (fd < 0)
+		return -EINVAL;
+	return add_net(ctx_id, VM_NET_UNIXSTREAM, NULL, fd, NULL, COMPAT_NET_FEATURES, 0, true);
 }
 
 KILN_EXPORT int32_t krun_set_gvproxy_path(uint32_t ctx_id, char *c_path)
 {
-	(void)ctx_id, (void)c_path;
-	return -ENOTSUP;
+	if (!c_path)
+		return -EINVAL;
+	return add_net(ctx_id, VM_NET_UNIXGRAM, c_path, -1, NULL, COMPAT_NET_FEATURES,
+		       NET_FLAG_VFKIT, true);
 }
 
 KILN_EXPORT int32_t krun_set_net_mac(uint32_t ctx_id, uint8_t *const c_mac)
 {
-	(void)ctx_id, (void)c_mac;
-	return -ENOTSUP;
+	if (!c_mac || (c_mac[0] & 1))
+		return -EINVAL;
+	WITH_CTX(ctx_id, c);
+	memcpy(c->legacy_mac, c_mac, 6);
+	if (c->legacy_net >= 0)
+		memcpy(c->cfg.nets[c->legacy_net].mac, c_mac, 6);
+	END_CTX(0);
 }
+
+/* ---- Not implemented yet: GPU, displays, input, vsock, vhost-user ---- */
 
 KILN_EXPORT int32_t krun_set_port_map(uint32_t ctx_id, const char *const port_map[])
 {
@@ -964,10 +1026,10 @@ KILN_EXPORT int32_t krun_has_feature(uint64_t feature)
 {
 	switch (feature) {
 	case KRUN_FEATURE_BLK:
+	case KRUN_FEATURE_NET:
 		return 1;
 	case KRUN_FEATURE_INIT_BLOB:
 		return kiln_init_blob ? 1 : 0;
-	case KRUN_FEATURE_NET:
 	case KRUN_FEATURE_GPU:
 	case KRUN_FEATURE_SND:
 	case KRUN_FEATURE_INPUT:

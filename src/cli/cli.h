@@ -17,6 +17,16 @@ enum cli_dev_type {
 	CLI_DEV_FS,
 	CLI_DEV_INPUT, /* krunkit ignores virtio-input; so does kiln, with a warning */
 	CLI_DEV_VSOCK,
+	CLI_DEV_NET,
+};
+
+/* virtio-net: type=unixstream|unixgram (or unixSocketPath=, vfkit's gvproxy form). */
+struct cli_net {
+	bool gram;
+	int fd; /* -1: path */
+	bool has_mac, offloading, vfkit_magic;
+	bool type_given, socket_path_given;
+	uint8_t mac[6];
 };
 
 struct cli_device {
@@ -28,6 +38,7 @@ struct cli_device {
 	bool read_only;
 	bool has_port, vsock_connect; /* vsock: port= seen; connect (the host connects in) */
 	uint32_t port;
+	struct cli_net net;
 };
 
 struct cli_opts {
@@ -57,6 +68,8 @@ void cli_free(struct cli_opts *o);
 /* Helpers shared by the parsers: a decimal <= max; krunkit's --memory (MiB, M/G suffixes). */
 int cli_parse_uint(const char *s, uint64_t max, uint64_t *out);
 int cli_parse_memory(const char *s, uint64_t *mib);
+/* A unicast MAC address, six pairs of hex digits separated by ':' or '-'. */
+int cli_parse_mac(const char *s, uint8_t mac[6]);
 
 /* ---- kiln run: one command in a microVM on a root directory ---- */
 

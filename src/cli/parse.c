@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <kiln.h>
 #include <libkrun.h>
@@ -105,6 +106,30 @@ static void warn(struct cli_opts *o, const char *msg)
 {
 	if (o->nwarnings < sizeof(o->warnings) / sizeof(o->warnings[0]))
 		o->warnings[o->nwarnings++] = msg;
+}
+
+static unsigned hex_digit(char c)
+{
+	return isdigit((unsigned char)c) ? (unsigned)(c - '0') : (unsigned)(tolower(c) - 'a' + 10);
+}
+
+int cli_parse_mac(const char *s, uint8_t mac[6])
+{
+	char sep = 0;
+
+	for (unsigned i = 0; i < 6; i++) {
+		if (!isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1]))
+			return -EINVAL;
+		mac[i] = hex_digit(s[0]) << 4 | hex_digit(s[1]);
+		s += 2;
+		if (i == 5)
+			break;
+		if ((*s != ':' && *s != '-') || (sep && *s != sep))
+			return -EINVAL;
+		sep = *s++;
+	}
+	/* Multicast addresses cannot be a NIC's own. */
+	return *s || (mac[0] & 1) ? -EINVAL : 0;
 }
 
 static int parse_bool(const char *v, bool *out)
@@ -230,9 +255,72 @@ static int dev_key(struct cli_opts *o, struct cli_device *d, const char *type, c
 	case CLI_DEV_VSOCK:
 		return vsock_key(o, d, kv, val);
 	case CLI_DEV_RNG:
+	case CLI_DEV_NET: /* net_key, called by parse_device_in */
 		break;
 	}
 	return fail(o, "%s: unknown or incomplete option '%s'", type, kv);
+}
+
+/* virtio-net's keys (vfkit/krunkit): one call per key=value. */
+static int net_key(struct cli_opts *o, struct cli_net *n, const char **path, const char *key,
+		   const char *val)
+{
+	uint64_t fd;
+
+	if (!strcmp(key, "unixSocketPath") && val && *val) {
+		*path = val;
+		n->gram = n->vfkit_magic = n->offloading = n->socket_path_given = true;
+	} else if (!strcmp(key, "type") && val && !strcmp(val, "unixgram")) {
+		n->gram = n->type_given = true;
+	} else if (!strcmp(key, "type") && val && !strcmp(val, "unixstream")) {
+		n->type_given = true;
+	} else if (!strcmp(key, "type")) {
+		return fail(o, "virtio-net: type must be unixgram or unixstream, not '%s'",
+			    val ? val : "");
+	} else if (!strcmp(key, "path") && val && *val) {
+		*path = val;
+	} else if (!strcmp(key, "fd") && val) {
+		if (cli_parse_uint(val, INT32_MAX, &fd))
+			return fail(o, "virtio-net: fd must be a file descriptor number, not '%s'",
+				    val);
+		n->fd = fd;
+	} else if (!strcmp(key, "mac") && val) {
+		if (cli_parse_mac(val, n->mac))
+			return fail(o,
+				    "virtio-net: mac '%s' is not a unicast MAC address "
+				    "(like 5a:94:ef:e4:0c:ee)",
+				    val);
+		n->has_mac = true;
+	} else if (!strcmp(key, "offloading")) {
+		if (parse_bool(val, &n->offloading))
+			return fail(o, "virtio-net: offloading takes on/off, not '%s'", val);
+	} else if (!strcmp(key, "vfkitMagic")) {
+		if (parse_bool(val, &n->vfkit_magic))
+			return fail(o, "virtio-net: vfkitMagic takes on/off, not '%s'", val);
+	} else if (!strcmp(key, "nat")) {
+		return fail(o,
+			    "virtio-net: nat is macOS's own network; use passt (type=unixstream) "
+			    "or gvproxy (type=unixgram)");
+	} else {
+		return fail(o, "virtio-net: unknown or incomplete option '%s'", key);
+	}
+	return 0;
+}
+
+static int net_check(struct cli_opts *o, struct cli_device *d)
+{
+	const struct cli_net *n = &d->net;
+
+	if (n->socket_path_given && (n->type_given || n->fd >= 0))
+		return fail(o, "virtio-net: unixSocketPath= and type=/path=/fd= cannot be used "
+			       "together");
+	if (!n->socket_path_given && !n->type_given)
+		return fail(o, "virtio-net needs unixSocketPath=PATH or type=unixgram|unixstream");
+	if ((d->path == NULL) == (n->fd < 0))
+		return fail(o, "virtio-net needs exactly one of path=PATH and fd=N");
+	if (n->vfkit_magic && !n->gram)
+		return fail(o, "virtio-net: vfkitMagic is for type=unixgram only");
+	return 0;
 }
 
 static const struct {
@@ -243,11 +331,11 @@ static const struct {
 	{ "virtio-serial", CLI_DEV_SERIAL }, { "virtio-fs", CLI_DEV_FS },
 	{ "virtio-input", CLI_DEV_INPUT },
 	{ "virtio-vsock", CLI_DEV_VSOCK },
+	{ "virtio-net", CLI_DEV_NET },
 };
 
 /* krunkit's other device types: known, not implemented yet, refused by name. */
 static const char *const dev_later[] = {
-	"virtio-net",
 	"virtio-gpu",
 };
 
@@ -266,8 +354,18 @@ static int parse_device_in(struct cli_opts *o, struct cli_device *d, char *copy,
 	if (!type || i == sizeof(dev_types) / sizeof(dev_types[0]))
 		return fail(o, "unknown device type '%s' in --device %s", type ? type : "", spec);
 	d->type = dev_types[i].type;
+	d->net.fd = -1;
 	while ((kv = strtok_r(NULL, ",", &save))) {
-		int r = dev_key(o, d, type, kv);
+		char *val = strchr(kv, '=');
+		int r;
+
+		if (d->type == CLI_DEV_NET) {
+			if (val)
+				*val++ = 0;
+			r = net_key(o, &d->net, &d->path, kv, val);
+		} else {
+			r = dev_key(o, d, type, kv);
+		}
 
 		if (r)
 			return r;
@@ -282,6 +380,8 @@ static int parse_device_in(struct cli_opts *o, struct cli_device *d, char *copy,
 		warn(o, "virtio-input: kiln has no display, so no input devices; ignored");
 	if (d->type == CLI_DEV_VSOCK && (!d->has_port || !d->path))
 		return fail(o, "virtio-vsock needs port=N and socketURL=PATH");
+	if (d->type == CLI_DEV_NET)
+		return net_check(o, d);
 	return 0;
 }
 
@@ -492,6 +592,17 @@ void cli_free(struct cli_opts *o)
 	o->ndev = 0;
 }
 
+static int add_net(int ctx, const struct cli_device *d)
+{
+	struct cli_net n = d->net;
+	uint32_t features = n.offloading ? COMPAT_NET_FEATURES : 0;
+	uint32_t flags = n.vfkit_magic ? NET_FLAG_VFKIT : 0;
+	uint8_t *mac = n.has_mac ? n.mac : NULL;
+
+	return n.gram ? krun_add_net_unixgram(ctx, d->path, n.fd, mac, features, flags)
+		      : krun_add_net_unixstream(ctx, d->path, n.fd, mac, features, flags);
+}
+
 static int api_fail(struct cli_opts *o, int ret, const char *what)
 {
 	snprintf(o->error, sizeof(o->error), "%s: %s", what, strerror(-ret));
@@ -535,6 +646,9 @@ int cli_apply(int ctx, struct cli_opts *o)
 		case CLI_DEV_VSOCK:
 			/* vfkit's connect (the host connects in) is libkrun's listen = true. */
 			ret = krun_add_vsock_port2(ctx, d->port, d->path, d->vsock_connect);
+			break;
+		case CLI_DEV_NET:
+			ret = add_net(ctx, d);
 			break;
 		case CLI_DEV_SERIAL:
 			if (serial_seen)

@@ -346,6 +346,20 @@ void virtio_dev_watch_enable(struct virtio_dev *d, int fd, bool on)
 	}
 }
 
+void virtio_dev_watch_events(struct virtio_dev *d, int fd, uint32_t events)
+{
+	for (unsigned i = 0; i < d->nwatch; i++) {
+		struct epoll_event ev = { .events = events, .data.u32 = 0x100 + i };
+
+		if (d->watch_fd[i] != fd)
+			continue;
+		if (!events)
+			epoll_ctl(d->epfd, EPOLL_CTL_DEL, fd, NULL);
+		else if (epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 && errno == ENOENT)
+			epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev);
+	}
+}
+
 static int setup_fds(struct virtio_dev *d)
 {
 	int ret;

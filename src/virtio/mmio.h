@@ -105,6 +105,8 @@ void virtio_dev_destroy(struct virtio_dev *d);
 int virtio_dev_watch_fd(struct virtio_dev *d, int fd);
 /* Stop/resume waiting on a watched fd (e.g. while there is nowhere to put its data). */
 void virtio_dev_watch_enable(struct virtio_dev *d, int fd, bool on);
+/* Wait on a watched fd for these epoll events (EPOLLIN, EPOLLOUT, both; 0: none). */
+void virtio_dev_watch_events(struct virtio_dev *d, int fd, uint32_t events);
 
 /* Interrupt the guest for queue q if its suppression state asks for it. */
 void virtio_dev_notify_queue(struct virtio_dev *d, struct virtq *q);

@@ -11,6 +11,7 @@
 #define VM_MAX_FS	8
 #define VM_MAX_OVERLAYS 8
 #define VM_MAX_VSOCK	32
+#define VM_MAX_NETS	8
 
 /* The virtio-fs tag of the root share and the init file the library puts into it. */
 #define VM_ROOT_TAG  "/dev/root"
@@ -36,6 +37,22 @@ struct vm_vsock_port {
 	uint32_t port;
 	char *path;
 	bool host_listens;
+};
+
+/* A virtio-net device and its backend (krun_add_net_*). */
+enum vm_net_backend {
+	VM_NET_UNIXSTREAM, /* passt, socket_vmnet: frames with a 4-byte length prefix */
+	VM_NET_UNIXGRAM,   /* gvproxy, vmnet-helper: one frame per datagram */
+	VM_NET_TAP,	   /* a tap device, with the virtio-net header */
+};
+
+struct vm_net {
+	enum vm_net_backend backend;
+	char *path; /* socket path or tap name (NULL: fd) */
+	int fd;	    /* a connected socket (-1: path) */
+	uint8_t mac[6];
+	uint32_t features; /* NET_FEATURE_* asked for; the device offers what it can honour */
+	uint32_t flags;	   /* NET_FLAG_* */
 };
 
 /* A file that exists only in a share's top directory, served from memory. */
@@ -69,6 +86,8 @@ struct vm_config {
 	bool vsock; /* a virtio-vsock device (also without ports) */
 	struct vm_vsock_port vsock_ports[VM_MAX_VSOCK];
 	unsigned nvsock_ports;
+	struct vm_net nets[VM_MAX_NETS];
+	unsigned nnets;
 	int64_t setuid, setgid; /* switched to once devices are open (-1: stay) */
 	bool nested;		/* offer SVM/VMX to the guest */
 	int shutdown_efd;	/* readable: press the power button (-1: none) */

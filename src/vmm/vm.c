@@ -26,6 +26,7 @@
 #include "virtio/console.h"
 #include "virtio/fs.h"
 #include "virtio/mmio.h"
+#include "virtio/net.h"
 #include "virtio/rng.h"
 #include "virtio/vsock.h"
 #include "vmm/config.h"
@@ -386,6 +387,9 @@ static int setup_devices(struct vm *vm, const struct vm_config *cfg)
 		ret = setup_vsock(vm, cfg);
 	if (ret)
 		return ret;
+	for (unsigned i = 0; i < cfg->nnets; i++)
+		if ((ret = virtio_net_create(vm, &cfg->nets[i], i)))
+			return ret;
 	if (cfg->rng) {
 		ret = virtio_rng_create(vm);
 		if (ret) {

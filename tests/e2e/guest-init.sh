@@ -165,6 +165,34 @@ fsbench)
 	# or 9p (kiln.fs=9p, mount options in kiln.9p=). Times in ns, taken here.
 	fsbench
 	;;
+net)
+	# eth0 by DHCP from passt, then a page from the test host's loopback through
+	# the gateway address (passt maps it to the host); the other NICs come up too
+	# and get whatever their backends send.
+	for i in /sys/class/net/eth*; do ip link set "${i##*/}" up; done
+	cat >/tmp/udhcpc.sh <<-'EOF'
+	#!/bin/sh
+	case $1 in bound | renew)
+		ip addr add "$ip/${mask:-24}" dev "$interface"
+		ip route add default via "${router%% *}" dev "$interface"
+		echo "${router%% *}" >/tmp/gw
+		;;
+	esac
+	EOF
+	chmod 755 /tmp/udhcpc.sh
+	nics=$(ls -d /sys/class/net/eth* | wc -l)
+	mac=$(cat /sys/class/net/eth0/address)
+	if udhcpc -i eth0 -s /tmp/udhcpc.sh -q -n -t 20 -T 1 >/dev/null 2>&1; then
+		# (busybox 1.35's static wget crashes with -T: timeout bounds it instead)
+		timeout 30 wget -q -O /tmp/page "http://$(cat /tmp/gw):$(arg kiln.port)/" 2>/tmp/wget.err
+		w=$?
+		page=$(head -c 200 /tmp/page 2>/dev/null)
+		[ -n "$page" ] || say "guest: wget exit $w: $(cat /tmp/wget.err); $(ip addr show eth0 | grep inet); $(ip route)"
+		result INFO "nics=$nics mac=$mac macs=$(cat /sys/class/net/eth*/address | tr '\n' ,) page=$page"
+	else
+		result INFO "nics=$nics mac=$mac dhcp=failed"
+	fi
+	;;
 shell)
 	echo "Kiln guest: $(uname -r), $(nproc) vCPUs. Type 'exit' to power off."
 	setsid cttyhack sh -l

@@ -27,7 +27,8 @@ fetch() { # flavour metapackage
 }
 
 guest_modules="virtio_mmio virtio_blk virtio_console virtio-rng pvpanic-mmio button evdev fuse virtiofs
-	vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport"
+	vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport
+	failover net_failover virtio_net"
 # 9p (QEMU's -virtfs, the file-system benchmark's peer): only the generic kernel has it.
 declare -A flavour_modules=([generic]="9p 9pnet_virtio")
 
@@ -44,5 +45,5 @@ log "ELF vmlinux of the cloud kernel (for the ELF boot path)"
 "$TOP/tests/e2e/extract-vmlinux.py" "$IMAGES/cloud/vmlinuz" "$IMAGES/cloud/vmlinux"
 log "test host initramfs"
 "$TOP/tests/e2e/mkinitramfs.sh" "$IMAGES/generic/root" "$IMAGES/l1.cpio.gz" \
-	"$TOP/tests/e2e/l1-init.sh" irqbypass kvm ccp kvm-amd 9p 9pnet_virtio virtio_pci virtio_blk crc32c_generic ext4
+	"$TOP/tests/e2e/l1-init.sh" irqbypass kvm ccp kvm-amd 9p 9pnet_virtio virtio_pci virtio_blk crc32c_generic ext4 dummy
 log "images ready in $IMAGES"

@@ -365,6 +365,65 @@ check_vsock() { # podman's ready port, host clients of guest services, either si
 	fi
 }
 
+# run_passt SOCKET ARGS...: passt isolates itself in a user namespace, which the
+# kernel refuses to a chrooted process, and the suite runs chrooted in the test
+# host (l1-init.sh). There, passt gets a mount namespace of its own in which
+# this root is moved over the namespace's root, so it is not chrooted.
+run_passt() {
+	local sock=$1
+	shift
+	if [ "$(stat -c %d:%i /)" != "$(stat -Lc %d:%i /proc/1/root)" ] && [ -x /proc/1/root/bin/busybox ]; then
+		nsenter --root=/proc/1/root /bin/busybox unshare -m /bin/busybox sh -c \
+			'mount --make-rprivate / && cd /host && mount --move /host / && exec chroot . "$0" "$@"' \
+			/usr/bin/passt -s "$sock" "$@"
+	else
+		passt -s "$sock" "$@"
+	fi
+}
+
+# check_net: the guest gets an address from passt by DHCP on eth0 and fetches a
+# page from the test host's loopback; eth1 (unixgram, vfkitMagic) and eth2
+# (unixstream) are wired to net-junk.py, which sends garbage: the guest and
+# kiln must not mind. The test host has only loopback; passt takes its
+# addresses from an interface with a default route, so it gets a dummy one.
+check_net() {
+	local t=${TMPDIR:-/tmp}/kiln-net word="kiln-net-$RANDOM$RANDOM" port=8089 pids=() r
+	rm -rf "$t" && mkdir -p "$t/www" && chmod 777 "$t" # passt binds its socket as nobody
+	echo "$word" >"$t/www/index.html"
+	ip link set lo up
+	ip link show kiln-up0 >/dev/null 2>&1 || ip link add kiln-up0 type dummy
+	ip link set kiln-up0 up
+	ip addr replace 192.168.77.2/24 dev kiln-up0
+	ip route replace default via 192.168.77.1 dev kiln-up0
+	python3 -m http.server --bind 127.0.0.1 --directory "$t/www" "$port" >"$E2E_WORK/net-httpd.log" 2>&1 &
+	pids+=($!)
+	run_passt "$t/passt.sock" -f -e -1 -4 >"$E2E_WORK/net-passt.log" 2>&1 &
+	pids+=($!)
+	"$TOP/tests/e2e/net-junk.py" gram "$t/gram.sock" "$t/magic" >"$E2E_WORK/net-junk-gram.log" 2>&1 &
+	pids+=($!)
+	"$TOP/tests/e2e/net-junk.py" stream "$t/stream.sock" >"$E2E_WORK/net-junk-stream.log" 2>&1 &
+	pids+=($!)
+	for _ in $(seq 50); do
+		[ -S "$t/passt.sock" ] && [ -S "$t/gram.sock" ] && [ -S "$t/stream.sock" ] && break
+		sleep 0.2
+	done
+	GUEST_ARGS="kiln.port=$port" boot net cloud 1 256 net \
+		--device "virtio-net,type=unixstream,path=$t/passt.sock,mac=5a:94:ef:e4:0c:10" \
+		--device "virtio-net,type=unixgram,path=$t/gram.sock,vfkitMagic=on,offloading=on" \
+		--device "virtio-net,type=unixstream,path=$t/stream.sock"
+	kill "${pids[@]}" 2>/dev/null
+	wait "${pids[@]}" 2>/dev/null
+	r=$(result)
+	check "virtio-net: DHCP from passt, a page from the host's loopback through the gateway" \
+		"$([[ $r == *"page=$word"* ]]; echo $?)" "exit $rc, '$r', passt: $(tail -n2 "$E2E_WORK/net-passt.log" | tr '\n' ' ')"
+	check "virtio-net: three NICs, eth0 with its mac=, eth2 with the default MAC" \
+		"$([[ $r == *"nics=3 mac=5a:94:ef:e4:0c:10 macs=5a:94:ef:e4:0c:10,5a:94:ef:e4:0c:ef,5a:94:ef:e4:0c:f0,"* ]]; echo $?)" "'$r'"
+	check "virtio-net: unixgram sends the VFKT magic first" \
+		"$([ "$(cat "$t/magic" 2>/dev/null)" = VFKT ]; echo $?)" "got '$(cat "$t/magic" 2>/dev/null)'"
+	check "virtio-net: garbage from two backends leaves kiln running to a clean exit" \
+		"$([ "$rc" = 0 ]; echo $?)" "exit $rc: $(grep -v KILN "$log" | tail -n3 | tr '\n' ' ')"
+}
+
 check_errors() {
 	"$KILN" --kernel /nonexistent/vmlinuz >"$E2E_WORK/err1.log" 2>&1
 	check "missing kernel: one clear error" \
@@ -386,7 +445,7 @@ else
 		check_blk_discard check_blk_qcow2
 		'check_exit "guest power-off" info 0' 'check_exit "guest reboot" reboot 0'
 		'check_exit "guest panic" panic 2 "guest kernel panicked"' check_sigterm check_powerbutton
-		check_rest check_vsock check_containers)
+		check_rest check_vsock check_net check_containers)
 fi
 for c in "${checks[@]}"; do
 	# Where the time goes, in CI logs too.

@@ -1,6 +1,7 @@
 /* kiln's command-line grammar: what is accepted, and one clear error for what is not. */
 #include <errno.h>
 #include <libkrun.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "check.h"
@@ -130,8 +131,6 @@ static void test_krunkit(void)
 				 "none://",
 				 NULL };
 	const char *efi_only[] = { "--bootloader", "efi,variable-store=/x,create", NULL };
-	const char *net[] = { "--kernel", "k", "--device",
-			      "virtio-net,unixSocketPath=/s,mac=5a:94:ef:e4:0c:ee", NULL };
 	const char *rest[] = { "--kernel", "k", "--restful-uri", "tcp://localhost:8081", NULL };
 	const char *rest_unix[] = { "--kernel", "k", "--restful-uri=unix:///run/k.sock", NULL };
 	const char *rest_bad[] = { "--kernel", "k", "--restful-uri", "http://x:1", NULL };
@@ -157,7 +156,6 @@ static void test_krunkit(void)
 	      o.nwarnings);
 	cli_free(&o);
 	expect_error(efi_only, "EFI");
-	expect_error(net, "virtio-net is not supported");
 	CHECK(parse(&o, rest) == 0 && o.rest.scheme == REST_TCP && o.rest.port == 8081 &&
 		      o.rest.addr[0] == 127,
 	      "--restful-uri tcp://localhost:8081: %s", o.error);
@@ -318,6 +316,66 @@ static void test_vsock(void)
 	krun_free_ctx(ctx);
 }
 
+/* Both of krunkit's virtio-net forms, and one clear error for each misuse. */
+static void test_net(void)
+{
+	struct cli_opts o;
+	const char *gv[] = { "--kernel", "k", "--device",
+			     "virtio-net,unixSocketPath=/s,mac=5a:94:ef:e4:0c:ee", NULL };
+	const char *passt[] = {
+		"--kernel", "k",
+		"--device", "virtio-net,type=unixstream,fd=7,mac=5A-94-EF-E4-0C-01",
+		"--device", "virtio-net,type=unixgram,path=/g,offloading=on,vfkitMagic=on",
+		NULL
+	};
+	static const struct {
+		const char *spec, *error;
+	} bad[] = {
+		{ "virtio-net,type=unixstream,path=/p,bogus=1",
+		  "unknown or incomplete option 'bogus'" },
+		{ "virtio-net,type=tcp,path=/p", "type must be unixgram or unixstream" },
+		{ "virtio-net,type=unixstream", "exactly one of path=PATH and fd=N" },
+		{ "virtio-net,type=unixstream,path=/p,fd=3", "exactly one of path=PATH and fd=N" },
+		{ "virtio-net,path=/p", "needs unixSocketPath=PATH or type=" },
+		{ "virtio-net,unixSocketPath=/s,type=unixgram", "cannot be used together" },
+		{ "virtio-net,type=unixstream,path=/p,vfkitMagic=on", "for type=unixgram only" },
+		{ "virtio-net,type=unixgram,path=/p,mac=01:00:5e:00:00:01", "not a unicast MAC" },
+		{ "virtio-net,type=unixgram,path=/p,mac=5a:94:ef:e4:0c", "not a unicast MAC" },
+		{ "virtio-net,type=unixgram,path=/p,offloading=maybe", "offloading takes on/off" },
+		{ "virtio-net,type=unixgram,fd=-1", "not '-1'" },
+		{ "virtio-net,nat", "nat is macOS" },
+	};
+	uint8_t mac[6];
+
+	CHECK(parse(&o, gv) == 0, "vfkit's gvproxy form: %s", o.error);
+	CHECK(o.ndev == 1 && o.dev[0].type == CLI_DEV_NET && o.dev[0].net.gram &&
+		      o.dev[0].net.vfkit_magic && o.dev[0].net.offloading &&
+		      !strcmp(o.dev[0].path, "/s") && o.dev[0].net.has_mac &&
+		      o.dev[0].net.mac[5] == 0xee,
+	      "unixSocketPath= is unixgram with offloading and the VFKT magic");
+	cli_free(&o);
+	CHECK(parse(&o, passt) == 0, "type= forms: %s", o.error);
+	CHECK(o.ndev == 2 && !o.dev[0].net.gram && o.dev[0].net.fd == 7 && !o.dev[0].path &&
+		      !o.dev[0].net.offloading && o.dev[0].net.mac[0] == 0x5a &&
+		      o.dev[0].net.mac[5] == 1,
+	      "unixstream on an fd, with a MAC in capitals and dashes");
+	CHECK(o.dev[1].net.gram && o.dev[1].net.vfkit_magic && o.dev[1].net.offloading &&
+		      o.dev[1].net.fd == -1 && !o.dev[1].net.has_mac,
+	      "unixgram with offloading and the magic");
+	cli_free(&o);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *a[] = { "--kernel", "k", "--device", bad[i].spec, NULL };
+
+		expect_error(a, bad[i].error);
+	}
+	CHECK(cli_parse_mac("02:00:00:00:00:ff", mac) == 0 && mac[0] == 2 && mac[5] == 0xff,
+	      "plain MAC");
+	CHECK(cli_parse_mac("02:00:00:00:00:ff:", mac) < 0, "trailing separator");
+	CHECK(cli_parse_mac("02:00-00:00:00:ff", mac) < 0, "mixed separators");
+	CHECK(cli_parse_mac("2:0:0:0:0:ff", mac) < 0, "single digits");
+	CHECK(cli_parse_mac("", mac) < 0, "empty");
+}
+
 static void test_help(void)
 {
 	struct cli_opts o;
@@ -335,6 +393,7 @@ int main(void)
 	test_grammar();
 	test_grammar_bad();
 	test_vsock();
+	test_net();
 	test_help();
 	return check_summary();
 }
