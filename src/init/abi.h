@@ -15,6 +15,12 @@
 /* Where init looks for the workload's configuration (overridden by env KRUN_CONFIG). */
 #define KILN_CONFIG_PATH "/.krun_config.json"
 
+/*
+ * The VMM's own file for init (its VM_EXEC_NAME): the workload when KRUN_CONFIG names it, and
+ * always the NICs ("net"), whatever file holds the workload.
+ */
+#define KILN_VMM_CONFIG_PATH "/.kiln-exec.json"
+
 /* Stage 1 (module initramfs): present in the initramfs, with /lib/modules/<name>.ko. */
 #define KILN_MODULES_ORDER "/modules.order"
 /* Stage 1: the virtio-fs tag of the root (env KRUN_ROOT_TAG), read-only with KRUN_ROOT_RO=1. */

@@ -18,6 +18,25 @@ static int fail(struct init_config *c, int err, const char *fmt, ...)
 	return err;
 }
 
+static int net_fail(struct init_net *n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(n->error, sizeof(n->error), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+		return (c | 0x20) - 'a' + 10;
+	return -1;
+}
+
 /* Append a copy of s[0..len) to the NULL-terminated vector *v of *n strings. */
 static int vec_push(char ***v, size_t *n, const char *s, size_t len)
 {
@@ -404,4 +423,64 @@ void config_free(struct init_config *c)
 	free(c->cwd);
 	free(c->hostname);
 	c->cwd = c->hostname = NULL;
+}
+
+/* --- kiln's NICs --- */
+
+static int parse_mac(const struct json_value *v, uint8_t mac[6])
+{
+	if (!v || v->type != JSON_STRING || v->len != 17)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++) {
+		const char *p = v->str + 3 * i;
+		int hi = hexval(p[0]), lo = hexval(p[1]);
+
+		if (hi < 0 || lo < 0 || (i < 5 && p[2] != ':'))
+			return -EINVAL;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static int take_nics(struct init_net *n, const struct json_value *net)
+{
+	const struct json_value *e;
+
+	if (net->type != JSON_ARRAY)
+		return net_fail(n, "net: expected an array");
+	if (net->count > CONFIG_MAX_NICS)
+		return net_fail(n, "net: more than %d NICs", CONFIG_MAX_NICS);
+	e = json_first(net);
+	for (uint32_t i = 0; i < net->count; i++, e = json_next(e)) {
+		struct init_nic *nic = &n->nics[n->nnics];
+		const struct json_value *dhcp = json_get(e, "dhcp");
+
+		if (e->type != JSON_OBJECT || parse_mac(json_get(e, "mac"), nic->mac))
+			return net_fail(n, "net[%u]: expected {\"mac\": \"xx:xx:xx:xx:xx:xx\"}", i);
+		if (dhcp && dhcp->type != JSON_BOOL)
+			return net_fail(n, "net[%u].dhcp: expected true or false", i);
+		nic->dhcp = dhcp && dhcp->count;
+		n->nnics++;
+	}
+	return 0;
+}
+
+int config_net(struct init_net *n, const char *json, size_t len)
+{
+	struct json_doc doc;
+	const struct json_value *root, *net;
+	int ret = json_parse(&doc, json, len);
+
+	memset(n, 0, sizeof(*n));
+	if (ret) {
+		net_fail(n, "bad JSON: %s", ret == -ENOMEM ? "out of memory" : doc.error);
+	} else {
+		root = json_root(&doc);
+		if ((net = json_get(root, "net")) && net->type != JSON_NULL)
+			ret = take_nics(n, net);
+	}
+	if (ret)
+		n->nnics = 0;
+	json_free(&doc);
+	return ret;
 }

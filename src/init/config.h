@@ -8,12 +8,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "init/rlimit.h"
 
 #define CONFIG_MAX_ARGS	    4096
 #define CONFIG_MAX_ENV	    4096
 #define CONFIG_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define CONFIG_MAX_NICS	    8
 
 struct config_input {
 	const char *json; /* the configuration file's text, or NULL when there is none */
@@ -36,12 +38,30 @@ struct init_config {
 	char error[160];
 };
 
+/* A NIC as the VMM describes it in its own file: the guest finds it by its MAC. */
+struct init_nic {
+	uint8_t mac[6];
+	bool dhcp; /* configure it by DHCP (NET_FLAG_DHCP_CLIENT) */
+};
+
+struct init_net {
+	struct init_nic nics[CONFIG_MAX_NICS];
+	size_t nnics;
+	char error[160];
+};
+
 /*
  * Fill c from in. 0, or a negative errno with c->error set (bad JSON, a value of the wrong type,
  * a bad rlimit, a limit exceeded). c needs config_free() in every case.
  */
 int config_build(struct init_config *c, const struct config_input *in);
 void config_free(struct init_config *c);
+
+/*
+ * The NICs of kiln's file, {"net":[{"mac":"5a:94:ef:e4:0c:ee","dhcp":true},...],...}; none
+ * when it has no "net". 0, or a negative errno with n->error set.
+ */
+int config_net(struct init_net *n, const char *json, size_t len);
 
 /* The value of NAME in c->envp, or NULL. */
 const char *config_getenv(const struct init_config *c, const char *name);

@@ -10,21 +10,19 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/reboot.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "init/abi.h"
 #include "init/input.h"
 #include "init/json.h"
+#include "init/net.h"
 #include "init/sys.h"
 
 extern char **environ;
@@ -194,23 +192,33 @@ static int load_config(struct init_config *c, char **args, bool console)
 	return ret;
 }
 
-static void bring_up_lo(void)
+/* The NICs from the VMM's file; none when there is no such file (another VMM, a host test). */
+static bool load_net(struct init_net *net)
 {
-	struct ifreq ifr = { .ifr_name = "lo" };
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	char *text;
+	size_t len;
+	int ret = read_config(KILN_VMM_CONFIG_PATH, &text, &len);
 
-	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) ||
-	    (ifr.ifr_flags |= IFF_UP, ioctl(s, SIOCSIFFLAGS, &ifr)))
-		init_msg("bring up lo: %s", strerror(errno));
-	if (s >= 0)
-		close(s);
+	if (ret) {
+		if (ret != -ENOENT)
+			init_msg("%s: %s", KILN_VMM_CONFIG_PATH, strerror(-ret));
+		return false;
+	}
+	ret = config_net(net, text, len);
+	if (ret)
+		init_msg("%s: %s: the network stays unconfigured", KILN_VMM_CONFIG_PATH,
+			 net->error);
+	free(text);
+	return !ret;
 }
 
 static void set_up_machine(const struct init_config *c)
 {
+	struct init_net net;
+
 	if (sethostname(c->hostname, strlen(c->hostname)))
 		init_msg("sethostname %s: %s", c->hostname, strerror(errno));
-	bring_up_lo();
+	net_setup(load_net(&net) ? &net : NULL);
 }
 
 /*
