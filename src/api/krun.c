@@ -818,9 +818,6 @@ static int add_net(uint32_t ctx_id, enum vm_net_backend backend, const char *pat
 		return -EINVAL;
 	if (set_str(&n.path, path))
 		return -ENOMEM;
-	if (flags & NET_FLAG_DHCP_CLIENT)
-		pr_warn("NET_FLAG_DHCP_CLIENT: Kiln's init does not run DHCP yet; "
-			"configure the interface in the guest");
 	WITH_CTX(ctx_id, c);
 	idx = legacy && c->legacy_net >= 0 ? c->legacy_net : (int)c->cfg.nnets;
 	if (idx == VM_MAX_NETS) {
@@ -1114,14 +1111,17 @@ extern char **environ;
 static int prepare_workload(struct ctx *c)
 {
 	const struct vm_fs *root = find_fs(&c->cfg, VM_ROOT_TAG);
+	struct workload_nic nics[VM_MAX_NETS];
 	struct workload w = {
 		.exec_path = c->exec_path,
 		.argv = c->argv,
 		.envp = c->env_set && c->envp ? c->envp : environ,
 		.workdir = c->workdir,
 		.rlimits = c->rlimits,
+		.has_exec = c->exec_path || c->workdir || c->rlimits || c->env_set,
+		.nics = nics,
 	};
-	bool exec_json = c->exec_path || c->workdir || c->rlimits || c->env_set;
+	bool dhcp = false;
 	char *cl;
 	int ret;
 
@@ -1133,7 +1133,14 @@ static int prepare_workload(struct ctx *c)
 		if (ret)
 			return ret;
 	}
-	if (exec_json) {
+	for (unsigned i = 0; i < c->cfg.nnets; i++, w.nnics++) {
+		memcpy(nics[i].mac, c->cfg.nets[i].mac, 6);
+		nics[i].dhcp = c->cfg.nets[i].flags & NET_FLAG_DHCP_CLIENT;
+		dhcp |= nics[i].dhcp;
+	}
+	/* Without a workload the file holds only the NICs, and the init reads its config as usual.
+	 */
+	if (w.has_exec || dhcp) {
 		free(c->exec_json);
 		if (!(c->exec_json = workload_json(&w)))
 			return -ENOMEM;
@@ -1142,7 +1149,7 @@ static int prepare_workload(struct ctx *c)
 		if (ret)
 			return ret;
 	}
-	cl = workload_cmdline(c->cfg.cmdline, c->kernel_console, root->read_only, exec_json);
+	cl = workload_cmdline(c->cfg.cmdline, c->kernel_console, root->read_only, w.has_exec);
 	if (!cl)
 		return -ENOMEM;
 	free(c->cfg.cmdline);

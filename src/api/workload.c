@@ -41,6 +41,19 @@ static void put_strv(FILE *f, const char *key, const char *first, char *const *v
 	fputc(']', f);
 }
 
+static void put_nics(FILE *f, const struct workload_nic *nics, unsigned n)
+{
+	fputs(",\"net\":[", f);
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *m = nics[i].mac;
+
+		fprintf(f, "%s{\"mac\":\"%02x:%02x:%02x:%02x:%02x:%02x\",\"dhcp\":%s}",
+			i ? "," : "", m[0], m[1], m[2], m[3], m[4], m[5],
+			nics[i].dhcp ? "true" : "false");
+	}
+	fputc(']', f);
+}
+
 char *workload_json(const struct workload *w)
 {
 	char *buf = NULL;
@@ -50,16 +63,18 @@ char *workload_json(const struct workload *w)
 	if (!f)
 		return NULL;
 	fputs("{\"kiln\":1", f);
-	if (w->exec_path)
+	if (w->has_exec && w->exec_path)
 		put_strv(f, "args", w->exec_path, w->argv);
-	if (w->envp)
+	if (w->has_exec && w->envp)
 		put_strv(f, "env", NULL, w->envp);
-	if (w->workdir) {
+	if (w->has_exec && w->workdir) {
 		fputs(",\"cwd\":", f);
 		put_str(f, w->workdir);
 	}
-	if (w->rlimits)
+	if (w->has_exec && w->rlimits)
 		put_strv(f, "rlimits", NULL, w->rlimits);
+	if (w->nnics)
+		put_nics(f, w->nics, w->nnics);
 	fputs("}\n", f);
 	if (fclose(f)) {
 		free(buf);

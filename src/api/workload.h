@@ -6,6 +6,13 @@
 #define KILN_API_WORKLOAD_H
 
 #include <stdbool.h>
+#include <stdint.h>
+
+/* A NIC as the init finds it: by its MAC. */
+struct workload_nic {
+	uint8_t mac[6];
+	bool dhcp; /* NET_FLAG_DHCP_CLIENT: the init configures it by DHCP */
+};
 
 struct workload {
 	const char *exec_path; /* NULL: the init's own default (config file, /bin/sh) */
@@ -13,11 +20,16 @@ struct workload {
 	char *const *envp;     /* NAME=VALUE, NULL-terminated (may be NULL) */
 	const char *workdir;   /* may be NULL */
 	char *const *rlimits;  /* "RES=CUR:MAX", NULL-terminated (may be NULL) */
+	bool has_exec;	       /* the fields above describe the workload: write them */
+	const struct workload_nic *nics;
+	unsigned nnics;
 };
 
 /*
- * {"args":[exec, argv...],"env":[...],"cwd":"...","rlimits":[...]}: a
- * malloc'd string, or NULL when out of memory. Strings are escaped per JSON.
+ * {"args":[exec, argv...],"env":[...],"cwd":"...","rlimits":[...],
+ * "net":[{"mac":"xx:..","dhcp":true},...]}, the workload only when
+ * w->has_exec: a malloc'd string, or NULL when out of memory. Strings are
+ * escaped per JSON.
  */
 char *workload_json(const struct workload *w);
 

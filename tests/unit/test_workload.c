@@ -11,8 +11,15 @@ int main(void)
 	char *env[] = { "A=1", "B=two words", NULL };
 	char *rl[] = { "NOFILE=10:20", NULL };
 	struct workload w = {
-		.exec_path = "/bin/sh", .argv = args, .envp = env, .workdir = "/tmp", .rlimits = rl
+		.exec_path = "/bin/sh",
+		.argv = args,
+		.envp = env,
+		.workdir = "/tmp",
+		.rlimits = rl,
+		.has_exec = true,
 	};
+	struct workload_nic nics[2] = { { { 0x5a, 0x94, 0xef, 0xe4, 0x0c, 0xee }, true },
+					{ { 0x02, 0, 0, 0, 0, 0xff }, false } };
 	char *j = workload_json(&w), *c;
 
 	CHECK(j && !strcmp(j, "{\"kiln\":1,\"args\":[\"/bin/sh\",\"-c\",\"echo "
@@ -21,9 +28,16 @@ int main(void)
 			      "\"rlimits\":[\"NOFILE=10:20\"]}\n"),
 	      "JSON: %s", j);
 	free(j);
-	w = (struct workload){ 0 };
+	w.has_exec = false;
 	j = workload_json(&w);
-	CHECK(j && !strcmp(j, "{\"kiln\":1}\n"), "empty JSON: %s", j);
+	CHECK(j && !strcmp(j, "{\"kiln\":1}\n"), "no workload: empty JSON: %s", j);
+	free(j);
+	w.nics = nics;
+	w.nnics = 2;
+	j = workload_json(&w);
+	CHECK(j && !strcmp(j, "{\"kiln\":1,\"net\":[{\"mac\":\"5a:94:ef:e4:0c:ee\",\"dhcp\":true},"
+			      "{\"mac\":\"02:00:00:00:00:ff\",\"dhcp\":false}]}\n"),
+	      "NICs only: %s", j);
 	free(j);
 
 	c = workload_cmdline(NULL, NULL, false, true);
