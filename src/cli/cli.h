@@ -95,6 +95,8 @@ struct run_opts {
 	struct run_volume vols[RUN_MAX_VOLS];
 	unsigned nvols;
 	bool root_ro;
+	bool net;      /* --net: a NIC on passt, configured by DHCP in the guest */
+	int passt_pid; /* the passt that --net started (0: none), stopped by run_free */
 	unsigned log_level;
 	const char *log_file;
 	char **cmd; /* NULL-terminated, at least one word */
@@ -104,7 +106,9 @@ struct run_opts {
 
 /* argv[0] is "run". 0, CLI_HELP, or -EINVAL with o->error set. */
 int run_parse(int argc, char **argv, struct run_opts *o);
+/* Configure ctx from o, starting passt for --net; -errno with o->error set on failure. */
 int run_apply(int ctx, struct run_opts *o);
+/* Stop the passt that run_apply started, and free what o holds. */
 void run_free(struct run_opts *o);
 
 /* kiln gpu-serve ARGS... (argv[0] is "gpu-serve"): the exit status. */

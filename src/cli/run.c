@@ -5,12 +5,17 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <kiln.h>
 #include <libkrun.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -120,7 +125,7 @@ static int parse_one(struct run_opts *o, const char *name, const char *v)
 
 static bool takes_value(const char *name)
 {
-	static const char *const flags[] = { "--read-only", "--help", "-h" };
+	static const char *const flags[] = { "--read-only", "--net", "--help", "-h" };
 
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
 		if (!strcmp(name, flags[i]))
@@ -153,6 +158,10 @@ int run_parse(int argc, char **argv, struct run_opts *o)
 			o->root_ro = true;
 			continue;
 		}
+		if (!strcmp(a, "--net")) {
+			o->net = true;
+			continue;
+		}
 		eq = a[1] == '-' ? strchr(a, '=') : NULL;
 		if (snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a) >=
 		    (int)sizeof(name))
@@ -179,6 +188,81 @@ static int api_fail(struct run_opts *o, int ret, const char *what)
 {
 	snprintf(o->error, sizeof(o->error), "%s: %s", what, strerror(-ret));
 	return ret;
+}
+
+/* $KILN_PASST when set (a wrapper, say), else passt in $PATH: into buf. */
+static int find_passt(struct run_opts *o, char *buf, size_t size)
+{
+	const char *env = getenv("KILN_PASST"), *path = getenv("PATH");
+
+	if (env && *env) {
+		if (access(env, X_OK))
+			return fail(o, "KILN_PASST=%s: %s", env, strerror(errno));
+		snprintf(buf, size, "%s", env);
+		return 0;
+	}
+	for (const char *p = path ? path : "/usr/local/bin:/usr/bin:/bin"; *p;) {
+		size_t n = strcspn(p, ":");
+
+		if (n && snprintf(buf, size, "%.*s/passt", (int)n, p) < (int)size &&
+		    !access(buf, X_OK))
+			return 0;
+		p += n;
+		p += *p == ':';
+	}
+	return fail(o, "--net: passt not found: install the passt package (or set KILN_PASST)");
+}
+
+/*
+ * --net: passt on one end of a socketpair, in its own process group (the terminal's Ctrl-C is
+ * for the workload), its stdout kept off the workload's; the VM's NIC on the other end. passt
+ * ends when the VM closes its end, and run_free() stops it in any case.
+ */
+static int start_passt(int ctx, struct run_opts *o)
+{
+	char path[4096], fdarg[16];
+	int sv[2], null, ret;
+	char *argv[] = { path, "--foreground", "--quiet", "--fd", fdarg, NULL, NULL, NULL };
+
+	ret = find_passt(o, path, sizeof(path));
+	if (ret)
+		return ret;
+	if (geteuid() == 0) {
+		/* passt drops root to nobody anyway; asked for, it does so without a notice. */
+		argv[5] = "--runas";
+		argv[6] = "nobody";
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		return api_fail(o, -errno, "--net: socketpair");
+	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	fcntl(sv[0], F_SETFD, FD_CLOEXEC);
+	snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
+	o->passt_pid = null < 0 ? -1 : fork();
+	if (o->passt_pid == 0) {
+		setpgid(0, 0);
+		dup2(null, STDIN_FILENO);
+		dup2(STDERR_FILENO, STDOUT_FILENO);
+		execv(path, argv);
+		fprintf(stderr, "kiln run: %s: %s\n", path, strerror(errno));
+		_exit(127);
+	}
+	ret = o->passt_pid < 0 ? -errno : 0;
+	if (o->passt_pid < 0)
+		o->passt_pid = 0;
+	if (null >= 0)
+		close(null);
+	close(sv[1]);
+	if (ret) {
+		close(sv[0]);
+		return api_fail(o, ret, "--net: cannot start passt");
+	}
+	ret = krun_add_net_unixstream(ctx, NULL, sv[0], NULL, COMPAT_NET_FEATURES,
+				      NET_FLAG_DHCP_CLIENT);
+	if (ret) {
+		close(sv[0]);
+		return api_fail(o, ret, "--net");
+	}
+	return 0;
 }
 
 int run_apply(int ctx, struct run_opts *o)
@@ -214,6 +298,8 @@ int run_apply(int ctx, struct run_opts *o)
 		return api_fail(o, ret, "--rlimit");
 	if (o->workdir && (ret = krun_set_workdir(ctx, o->workdir)))
 		return api_fail(o, ret, o->workdir);
+	if (o->net && (ret = start_passt(ctx, o)))
+		return ret;
 	/* SIGTERM/SIGINT stop the workload as container engines do: in order, then at once. */
 	ret = kiln_set_signal_shutdown(ctx, true);
 	if (ret)
@@ -223,6 +309,11 @@ int run_apply(int ctx, struct run_opts *o)
 
 void run_free(struct run_opts *o)
 {
+	if (o->passt_pid > 0) {
+		kill(o->passt_pid, SIGTERM);
+		waitpid(o->passt_pid, NULL, 0);
+		o->passt_pid = 0;
+	}
 	for (unsigned i = 0; i < RUN_MAX_VOLS; i++)
 		free(o->owned[i]);
 }
