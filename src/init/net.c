@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_ether.h>
@@ -51,25 +52,30 @@ static int set_flags_up(int s, const char *name)
 	return ioctl(s, SIOCSIFFLAGS, &ifr) ? -errno : 0;
 }
 
-/* The interface whose hardware address is mac: its name into n. */
+/* The interface whose hardware address is mac: its name and index into n. */
 static int find_nic(int s, const uint8_t mac[6], struct nic *n)
 {
-	struct if_nameindex *all = if_nameindex(), *i;
+	DIR *d = opendir("/sys/class/net");
+	struct dirent *e;
 	int ret = -ENODEV;
 
-	if (!all)
+	if (!d)
 		return -errno;
-	for (i = all; i->if_index && ret; i++) {
+	while (ret && (e = readdir(d))) {
 		struct ifreq ifr = { 0 };
 
-		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", i->if_name);
+		if (e->d_name[0] == '.' || strlen(e->d_name) >= sizeof(ifr.ifr_name))
+			continue;
+		memcpy(ifr.ifr_name, e->d_name, strlen(e->d_name));
 		if (ioctl(s, SIOCGIFHWADDR, &ifr) || memcmp(ifr.ifr_hwaddr.sa_data, mac, 6))
 			continue;
 		memcpy(n->name, ifr.ifr_name, sizeof(n->name));
-		n->index = (int)i->if_index;
-		ret = 0;
+		if (!ioctl(s, SIOCGIFINDEX, &ifr)) {
+			n->index = ifr.ifr_ifindex;
+			ret = 0;
+		}
 	}
-	if_freenameindex(all);
+	closedir(d);
 	return ret;
 }
 

@@ -48,6 +48,47 @@ check_run_stdio() {
 		"got '$(cat "$E2E_WORK/pipe.out")'"
 }
 
+# check_run_net: kiln run --net starts passt itself (through tests/e2e/passt.sh,
+# named by KILN_PASST: passt cannot sandbox itself in the suite's chroot); the
+# guest's init takes eth0 by DHCP, and the command fetches a page from the test
+# host's loopback through the gateway address (passt maps it to the host) and
+# shows /etc/resolv.conf, which must hold the DNS server that passt offered:
+# the test host's own (passt takes it from /etc/resolv.conf).
+check_run_net() {
+	local t=${TMPDIR:-/tmp}/kiln-run-net word="kiln-run-net-$RANDOM$RANDOM" port=8090 hpid dns py
+	has_root || return
+	rm -rf "$t" && mkdir -p "$t/www"
+	echo "$word" >"$t/www/index.html"
+	net_host_up
+	python3 -m http.server --bind 127.0.0.1 --directory "$t/www" "$port" >"$E2E_WORK/run-net-httpd.log" 2>&1 &
+	hpid=$!
+	dns=$(awk '$1 == "nameserver" && $2 ~ /^[0-9.]+$/ {print $2; exit}' /etc/resolv.conf)
+	# The gateway from the default route, as the guest's init set it.
+	py='import socket, struct, urllib.request
+gw = [socket.inet_ntoa(struct.pack("<L", int(f[2], 16))) for f in map(str.split, open("/proc/net/route"))
+      if f[1] == "00000000"][0]
+print("gw=" + gw)
+print("page=" + urllib.request.urlopen("http://%s:%s/" % (gw, PORT), timeout=60).read().decode().strip())
+print("resolv=" + open("/etc/resolv.conf").read().replace("\n", ";"))'
+	KILN_PASST=$TOP/tests/e2e/passt.sh krun run-net --net -e PORT=$port -- python3 -c "$py"
+	kill "$hpid" 2>/dev/null
+	wait "$hpid" 2>/dev/null
+	check "kiln run --net: DHCP by the init, a page from the host's loopback through the gateway" \
+		"$([ "$rc" = 0 ] && grep -qx "page=$word" "$out"; echo $?)" \
+		"exit $rc, out '$(tr '\n' ' ' <"$out")', err '$(tail -n5 "$log" | tr '\n' ' ')'"
+	check "kiln run --net: /etc/resolv.conf holds the DNS server passt offered ($dns)" \
+		"$([ -n "$dns" ] && grep -q "^resolv=.*nameserver $dns;" "$out"; echo $?)" \
+		"host's '$dns', guest's '$(grep ^resolv= "$out")'"
+	sleep 1
+	check "kiln run --net: passt ends with the VM" \
+		"$(! pgrep -f "passt.*--fd" >/dev/null; echo $?)" "$(pgrep -af passt)"
+	PATH=/nonexistent "$KILN" run --rootfs "$ROOT" --net -- true >"$E2E_WORK/run-net-nopasst.err" 2>&1
+	rc=$?
+	check "kiln run --net without passt: one clear error, exit 125" \
+		"$([ "$rc" = 125 ] && grep -q "passt not found: install the passt package" "$E2E_WORK/run-net-nopasst.err"; echo $?)" \
+		"exit $rc: $(cat "$E2E_WORK/run-net-nopasst.err")"
+}
+
 check_run_fs() {
 	local big=${KILN_FS_BIG_BYTES:-1073741824} hmd5 v
 	echo "SECRET-$RANDOM" >/run/kiln-outside-secret
@@ -170,13 +211,17 @@ check_run_stop() { # SIGTERM to kiln run stops the workload in order: the power 
 	fi
 }
 
+# has_root: the Debian root is there, else one failure that says so.
+has_root() {
+	[ -x "$ROOT/bin/sh" ] && return 0
+	bad "kiln run" "no Debian root at $ROOT (make setup: scripts/rootfs.sh)"
+	return 1
+}
+
 check_containers() {
-	if [ ! -x "$ROOT/bin/sh" ]; then
-		bad "kiln run" "no Debian root at $ROOT (make setup: scripts/rootfs.sh)"
-		return
-	fi
+	has_root || return
 	for c in check_run_status check_run_env check_run_stdio check_run_volume check_run_abi \
-		check_run_stop check_run_fs; do
+		check_run_stop check_run_net check_run_fs; do
 		echo "-- $c (at ${SECONDS}s)"
 		$c
 	done

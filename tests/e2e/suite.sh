@@ -365,36 +365,32 @@ check_vsock() { # podman's ready port, host clients of guest services, either si
 	fi
 }
 
-# run_passt SOCKET ARGS...: passt isolates itself in a user namespace, which the
-# kernel refuses to a chrooted process, and the suite runs chrooted in the test
-# host (l1-init.sh). There, passt gets a mount namespace of its own in which
-# this root is moved over the namespace's root, so it is not chrooted.
+# run_passt SOCKET ARGS...: passt serving SOCKET, from the chroot too (passt.sh).
 run_passt() {
 	local sock=$1
 	shift
-	if [ "$(stat -c %d:%i /)" != "$(stat -Lc %d:%i /proc/1/root)" ] && [ -x /proc/1/root/bin/busybox ]; then
-		nsenter --root=/proc/1/root /bin/busybox unshare -m /bin/busybox sh -c \
-			'mount --make-rprivate / && cd /host && mount --move /host / && exec chroot . "$0" "$@"' \
-			/usr/bin/passt -s "$sock" "$@"
-	else
-		passt -s "$sock" "$@"
-	fi
+	"$TOP/tests/e2e/passt.sh" -s "$sock" "$@"
 }
 
-# check_net: the guest gets an address from passt by DHCP on eth0 and fetches a
-# page from the test host's loopback; eth1 (unixgram, vfkitMagic) and eth2
-# (unixstream) are wired to net-junk.py, which sends garbage: the guest and
-# kiln must not mind. The test host has only loopback; passt takes its
-# addresses from an interface with a default route, so it gets a dummy one.
-check_net() {
-	local t=${TMPDIR:-/tmp}/kiln-net word="kiln-net-$RANDOM$RANDOM" port=8089 pids=() r
-	rm -rf "$t" && mkdir -p "$t/www" && chmod 777 "$t" # passt binds its socket as nobody
-	echo "$word" >"$t/www/index.html"
+# net_host_up: the test host has only loopback; passt takes its addresses from
+# an interface with a default route, so it gets a dummy one.
+net_host_up() {
 	ip link set lo up
 	ip link show kiln-up0 >/dev/null 2>&1 || ip link add kiln-up0 type dummy
 	ip link set kiln-up0 up
 	ip addr replace 192.168.77.2/24 dev kiln-up0
 	ip route replace default via 192.168.77.1 dev kiln-up0
+}
+
+# check_net: the guest gets an address from passt by DHCP on eth0 and fetches a
+# page from the test host's loopback; eth1 (unixgram, vfkitMagic) and eth2
+# (unixstream) are wired to net-junk.py, which sends garbage: the guest and
+# kiln must not mind.
+check_net() {
+	local t=${TMPDIR:-/tmp}/kiln-net word="kiln-net-$RANDOM$RANDOM" port=8089 pids=() r
+	rm -rf "$t" && mkdir -p "$t/www" && chmod 777 "$t" # passt binds its socket as nobody
+	echo "$word" >"$t/www/index.html"
+	net_host_up
 	python3 -m http.server --bind 127.0.0.1 --directory "$t/www" "$port" >"$E2E_WORK/net-httpd.log" 2>&1 &
 	pids+=($!)
 	run_passt "$t/passt.sock" -f -e -1 -4 >"$E2E_WORK/net-passt.log" 2>&1 &
