@@ -30,6 +30,7 @@
 
 #define DHCP_TRIES     3
 #define DHCP_WAIT_MS   1000 /* for the first answer; each try waits this much longer */
+#define SEND_RETRY_MS  50
 #define RESOLV_CONF    "/etc/resolv.conf"
 #define RESOLV_TMPFILE "/dev/.kiln-resolv.conf" /* devtmpfs: writable on any root */
 
@@ -87,7 +88,10 @@ static long long now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-/* Send req, then wait up to wait_ms for a reply of type want or DHCP_ACK/DHCP_NAK. */
+/*
+ * Send req, then wait for a reply of type want or DHCP_ACK/DHCP_NAK; wait_ms in all. A NIC just
+ * brought up may refuse to send for a moment (no qdisc until the link watcher runs): retry.
+ */
 static int exchange(const struct nic *n, const struct dhcp_request *req, uint8_t want, int wait_ms,
 		    struct dhcp_reply *r)
 {
@@ -101,13 +105,20 @@ static int exchange(const struct nic *n, const struct dhcp_request *req, uint8_t
 	uint8_t buf[2048];
 	size_t len = dhcp_build(buf, sizeof(buf), req);
 	long long end = now_ms() + wait_ms;
+	int ret = -ETIMEDOUT;
+	bool sent = false;
 
-	if (sendto(n->pkt, buf, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
-		return -errno;
 	for (long long left; (left = end - now_ms()) > 0;) {
 		struct pollfd p = { .fd = n->pkt, .events = POLLIN };
 		ssize_t got;
 
+		if (!sent && sendto(n->pkt, buf, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0) {
+			ret = -errno;
+			poll(NULL, 0, left < SEND_RETRY_MS ? (int)left : SEND_RETRY_MS);
+			continue;
+		}
+		sent = true;
+		ret = -ETIMEDOUT;
 		if (poll(&p, 1, (int)left) <= 0)
 			continue;
 		got = recv(n->pkt, buf, sizeof(buf), MSG_DONTWAIT);
@@ -116,13 +127,14 @@ static int exchange(const struct nic *n, const struct dhcp_request *req, uint8_t
 		if (r->type == want || r->type == DHCP_ACK || r->type == DHCP_NAK)
 			return 0;
 	}
-	return -ETIMEDOUT;
+	return ret;
 }
 
 /* DISCOVER (rapid commit: passt answers with the ACK), else OFFER, REQUEST, ACK. */
 static int lease(const struct nic *n, struct dhcp_reply *r)
 {
 	struct dhcp_request req = { .type = DHCP_DISCOVER };
+	int ret = -ETIMEDOUT;
 
 	memcpy(req.mac, n->mac, 6);
 	if (getrandom(&req.xid, sizeof(req.xid), GRND_NONBLOCK) != sizeof(req.xid))
@@ -131,19 +143,22 @@ static int lease(const struct nic *n, struct dhcp_reply *r)
 		int wait = DHCP_WAIT_MS * (try + 1);
 
 		req.type = DHCP_DISCOVER;
-		if (exchange(n, &req, DHCP_OFFER, wait, r))
+		ret = exchange(n, &req, DHCP_OFFER, wait, r);
+		if (ret)
 			continue;
 		if (r->type == DHCP_OFFER) {
 			req.type = DHCP_REQUEST;
 			req.addr = r->addr;
 			req.server = r->server;
-			if (exchange(n, &req, DHCP_ACK, wait, r))
+			ret = exchange(n, &req, DHCP_ACK, wait, r);
+			if (ret)
 				continue;
 		}
 		if (r->type == DHCP_ACK)
 			return 0;
+		ret = -ETIMEDOUT; /* a NAK: start over */
 	}
-	return -ETIMEDOUT;
+	return ret;
 }
 
 static int set_addr(int s, const char *name, unsigned long req, uint32_t addr)
