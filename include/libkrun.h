@@ -132,7 +132,8 @@ int32_t krun_add_virtiofs3(uint32_t ctx_id, const char *c_tag, const char *c_pat
  * (5a:94:ef:e4:0c:ee plus the NIC's index). features: NET_FEATURE_* the guest
  * may use; Kiln offers of these only what the backend can honour (unix
  * sockets: CSUM, GUEST_CSUM; tap: also the TSO ones). NET_FLAG_DHCP_CLIENT:
- * accepted, Kiln's init does not run DHCP yet.
+ * Kiln's init (krun_set_root) finds the NIC by its MAC and configures it by
+ * DHCPv4 before the workload starts (address, route, MTU, resolv.conf).
  */
 int32_t krun_add_net_unixstream(uint32_t ctx_id, const char *c_path, int fd, uint8_t *const c_mac,
 				uint32_t features, uint32_t flags);

@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <libkrun.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "check.h"
 #include "cli/cli.h"
@@ -384,6 +386,58 @@ static void test_help(void)
 	CHECK(parse(&o, a) == CLI_HELP, "--help");
 }
 
+/* o->cmd points into argv: it outlives the call. */
+static int run_args(struct run_opts *o, const char *const *args)
+{
+	static char *argv[32];
+	int argc = 0;
+
+	argv[argc++] = "run";
+	while (*args)
+		argv[argc++] = (char *)*args++;
+	argv[argc] = NULL;
+	return run_parse(argc, argv, o);
+}
+
+/* kiln run --net: the flag, and passt looked for, started and stopped (true stands in for it). */
+static void test_run_net(void)
+{
+	const char *a[] = { "--rootfs", "/", "--net", "--", "true", NULL };
+	const char *path = getenv("PATH");
+	struct run_opts o;
+	int ctx;
+
+	CHECK(run_args(&o, a) == 0 && o.net && !strcmp(o.cmd[0], "true"), "--net: %s", o.error);
+	ctx = krun_create_ctx();
+	setenv("PATH", "/nonexistent", 1);
+	unsetenv("KILN_PASST");
+	CHECK(run_apply(ctx, &o) == -EINVAL &&
+		      strstr(o.error, "passt not found: install the passt package"),
+	      "no passt: %s", o.error);
+	run_free(&o);
+	krun_free_ctx(ctx);
+
+	CHECK(run_args(&o, a) == 0, "--net again");
+	ctx = krun_create_ctx();
+	setenv("KILN_PASST", "/nonexistent/passt", 1);
+	CHECK(run_apply(ctx, &o) == -EINVAL && strstr(o.error, "KILN_PASST=/nonexistent/passt"),
+	      "KILN_PASST not there: %s", o.error);
+	run_free(&o);
+	krun_free_ctx(ctx);
+
+	CHECK(run_args(&o, a) == 0, "--net once more");
+	ctx = krun_create_ctx();
+	setenv("KILN_PASST", "/bin/true", 1);
+	CHECK(run_apply(ctx, &o) == 0 && o.passt_pid > 0, "a passt started: %s", o.error);
+	run_free(&o);
+	CHECK(o.passt_pid == 0 && waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD,
+	      "and reaped by run_free");
+	krun_free_ctx(ctx);
+	unsetenv("KILN_PASST");
+	if (path)
+		setenv("PATH", path, 1);
+}
+
 int main(void)
 {
 	test_good();
@@ -395,5 +449,6 @@ int main(void)
 	test_vsock();
 	test_net();
 	test_help();
+	test_run_net();
 	return check_summary();
 }
