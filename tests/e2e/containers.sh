@@ -53,7 +53,8 @@ check_run_stdio() {
 # guest's init takes eth0 by DHCP, and the command fetches a page from the test
 # host's loopback through the gateway address (passt maps it to the host) and
 # shows /etc/resolv.conf, which must hold the DNS server that passt offered:
-# the test host's own (passt takes it from /etc/resolv.conf).
+# the test host's own (passt takes it from /etc/resolv.conf); on a read-only
+# root too.
 check_run_net() {
 	local t=${TMPDIR:-/tmp}/kiln-run-net word="kiln-run-net-$RANDOM$RANDOM" port=8090 hpid dns py
 	has_root || return
@@ -79,6 +80,11 @@ print("resolv=" + open("/etc/resolv.conf").read().replace("\n", ";"))'
 	check "kiln run --net: /etc/resolv.conf holds the DNS server passt offered ($dns)" \
 		"$([ -n "$dns" ] && grep -q "^resolv=.*nameserver $dns;" "$out"; echo $?)" \
 		"host's '$dns', guest's '$(grep ^resolv= "$out")'"
+	# A read-only root cannot take the file: the init mounts one over it.
+	KILN_PASST=$TOP/tests/e2e/passt.sh krun run-net-ro --net --read-only -- cat /etc/resolv.conf
+	check "kiln run --net --read-only: the DNS server in a resolv.conf mounted over the root's" \
+		"$([ "$rc" = 0 ] && [ -n "$dns" ] && grep -qx "nameserver $dns" "$out"; echo $?)" \
+		"exit $rc, out '$(tr '\n' ' ' <"$out")', err '$(tail -n5 "$log" | tr '\n' ' ')'"
 	sleep 1
 	check "kiln run --net: passt ends with the VM" \
 		"$(! pgrep -f "passt.*--fd" >/dev/null; echo $?)" "$(pgrep -af passt)"
