@@ -1138,8 +1138,7 @@ static int prepare_workload(struct ctx *c)
 		nics[i].dhcp = c->cfg.nets[i].flags & NET_FLAG_DHCP_CLIENT;
 		dhcp |= nics[i].dhcp;
 	}
-	/* Without a workload the file holds only the NICs, and the init reads its config as usual.
-	 */
+	/* Without a workload it holds the NICs alone; the init finds its config as usual. */
 	if (w.has_exec || dhcp) {
 		free(c->exec_json);
 		if (!(c->exec_json = workload_json(&w)))
