@@ -65,11 +65,11 @@ check_run_net() {
 	hpid=$!
 	dns=198.51.100.53
 	# The gateway from the default route, as the guest's init set it.
-	py='import socket, struct, urllib.request
+	py='import os, socket, struct, urllib.request
 gw = [socket.inet_ntoa(struct.pack("<L", int(f[2], 16))) for f in map(str.split, open("/proc/net/route"))
       if f[1] == "00000000"][0]
 print("gw=" + gw)
-print("page=" + urllib.request.urlopen("http://%s:%s/" % (gw, PORT), timeout=60).read().decode().strip())
+print("page=" + urllib.request.urlopen("http://%s:%s/" % (gw, os.environ["PORT"]), timeout=60).read().decode().strip())
 print("resolv=" + open("/etc/resolv.conf").read().replace("\n", ";"))'
 	# The root's own file names another server, which the guest must not show.
 	cp -a "$ROOT/etc/resolv.conf" "$t/resolv.conf.orig"
