@@ -78,7 +78,8 @@ int32_t krun_set_data_disk(uint32_t ctx_id, const char *disk_path);
 
 /*
  * A virtio-blk disk (vda, vdb, ... in the order added). block_id becomes the
- * disk's serial. Kiln: raw images only for now (qcow2/vmdk: -ENOTSUP).
+ * disk's serial. Kiln: raw and qcow2 (never guessed from the contents; backing
+ * files, compression and encryption refused by name); vmdk: -ENOTSUP.
  */
 int32_t krun_add_disk(uint32_t ctx_id, const char *block_id, const char *disk_path, bool read_only);
 int32_t krun_add_disk2(uint32_t ctx_id, const char *block_id, const char *disk_path,

@@ -89,12 +89,12 @@ int main(int argc, char **argv)
 	SYM(krun_set_root);
 	SYM(krun_set_exec);
 	SYM(krun_start_enter);
-	SYM(krun_add_net_tap);
+	SYM(krun_add_display);
 	ctx = p_krun_create_ctx();
 	if (ctx < 0)
 		return 3;
 	/* Something Kiln does not do yet says so, and changes nothing. */
-	if (p_krun_add_net_tap(ctx, "tap0", NULL, 0, 0) != -95 /* -ENOTSUP */)
+	if (p_krun_add_display(ctx, 800, 600) != -95 /* -ENOTSUP */)
 		return 4;
 	if (p_krun_set_vm_config(ctx, 1, 256) || p_krun_set_root(ctx, argv[1]) ||
 	    p_krun_set_exec(ctx, argv[2], (const char *const *)argv + 3, envp))

@@ -109,7 +109,19 @@ check_run_fs() {
 	hmd5=$(md5sum <"$ROOT/root/hostfile" | cut -d" " -f1)
 	# The nested test host runs this guest at a small fraction of native speed:
 	# 10 000 files and a 1 GiB file take minutes there.
+	# The guest's progress reaches the console as it comes ("... " lines): the
+	# stall watchdog of tests/e2e/l1.sh counts them.
+	(
+		n=0
+		while sleep 20; do
+			m=$(wc -l <"$E2E_WORK/run-fs.out" 2>/dev/null || echo 0)
+			[ "$m" != "$n" ] && echo "... guest fs: $(tail -n1 "$E2E_WORK/run-fs.out")"
+			n=$m
+		done
+	) &
+	local progress=$!
 	RUN_TIMEOUT=1800 krun run-fs -e KILN_FS_BIG="$big" -- /root/fs-suite.sh
+	kill "$progress" 2>/dev/null
 	while read -r line; do
 		case $line in
 		FS-PASS*) ok "guest fs: ${line#FS-PASS }" ;;
@@ -231,7 +243,7 @@ check_containers() {
 	has_root || return
 	for c in check_run_status check_run_env check_run_stdio check_run_volume check_run_abi \
 		check_run_stop check_run_net check_run_fs; do
-		echo "-- $c (at ${SECONDS}s)"
+		echo "--- $c (at ${SECONDS}s)"
 		$c
 	done
 }

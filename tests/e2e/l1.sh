@@ -25,14 +25,41 @@ if [ -n "${L1_INTERACTIVE:-}" ]; then
 	# The terminal goes straight through: QEMU's serial is the test host's console.
 	"${qemu[@]}" | tee "$console"
 else
+	# Watchdog: with L1_STALL set, a test host that prints no result line (PASS,
+	# FAIL, "--" check headers, "... " progress) for that many seconds is taken as stalled and
+	# stopped; its kernel may still print (hung-task reports), so those lines do
+	# not count. The caller decides what to run next (tests/e2e/run.sh).
+	rm -f "$E2E_WORK/l1-stalled"
+	: >"$console"
+	if [ -n "${L1_STALL:-}" ]; then
+		(
+			last=-1 since=$(date +%s)
+			while sleep 15; do
+				n=$(grep -ac -e '^PASS' -e '^FAIL' -e '^--' -e '^\.\.\. ' -e '^L1-EXIT' "$console" 2>/dev/null)
+				if [ "$n" != "$last" ]; then
+					last=$n since=$(date +%s)
+				elif [ $(($(date +%s) - since)) -ge "$L1_STALL" ]; then
+					date +%s >"$E2E_WORK/l1-stalled"
+					pkill -f "e2e.work=$E2E_WORK( |\$)" || true
+					break
+				fi
+			done
+		) &
+		watchdog=$!
+	fi
 	timeout "${L1_TIMEOUT:-2700}" "${qemu[@]}" </dev/null 2>&1 | tee "$console" |
 		grep --line-buffered -v -e '^\[ *[0-9.]*\]' -e 'SeaBIOS' -e 'Booting from ROM' |
 		sed -u 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g'
+	[ -n "${watchdog:-}" ] && kill "$watchdog" 2>/dev/null
 fi
 set -e
 status=$(sed -n 's/^L1-EXIT \([0-9]*\).*/\1/p' "$console" | tail -n1)
 if [ -z "$status" ]; then
-	log "the test host did not finish (see $console); its last lines:"
+	if [ -f "$E2E_WORK/l1-stalled" ]; then
+		log "the test host printed no result for ${L1_STALL} s and was stopped (see $console); its last lines:"
+	else
+		log "the test host did not finish (see $console); its last lines:"
+	fi
 	tail -n 5 "$console" >&2
 	exit 125 # distinct from any suite status: the test host itself failed
 fi
