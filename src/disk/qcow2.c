@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/iov.h"
 
 #define QCOW2_MAGIC   0x514649fbU
 #define HDR_V2_LEN    72
@@ -699,15 +700,6 @@ static int map(struct qcow2 *q, uint64_t off, uint64_t len, bool wr, struct ext 
 }
 
 /* ---- requests ---- */
-
-static uint64_t iov_len(const struct iovec *iov, unsigned n)
-{
-	uint64_t len = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		len += iov[i].iov_len;
-	return len;
-}
 
 static int q_read(struct disk *dk, const struct iovec *iov, unsigned n, uint64_t off)
 {

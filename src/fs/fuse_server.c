@@ -39,6 +39,7 @@
 #define OVERLAY_FH   (1ULL << 62)
 
 #include "init/abi.h" /* KILN_EXIT_CODE_IOCTL: the init reports the workload's status */
+#include "util/iov.h"
 
 struct node {
 	uint64_t id;
@@ -79,17 +80,6 @@ struct fuse_server {
 	/* fds held for the guest (nodes and handles), and the most it may make us hold. */
 	unsigned long nfds, max_fds;
 };
-
-/* ---- iov helpers ---- */
-
-static uint64_t iov_len(const struct iovec *iov, unsigned n)
-{
-	uint64_t len = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		len += iov[i].iov_len;
-	return len;
-}
 
 /* ---- tables ---- */
 
