@@ -329,8 +329,7 @@ static const struct {
 } dev_types[] = {
 	{ "virtio-blk", CLI_DEV_BLK },	     { "virtio-rng", CLI_DEV_RNG },
 	{ "virtio-serial", CLI_DEV_SERIAL }, { "virtio-fs", CLI_DEV_FS },
-	{ "virtio-input", CLI_DEV_INPUT },
-	{ "virtio-vsock", CLI_DEV_VSOCK },
+	{ "virtio-input", CLI_DEV_INPUT },   { "virtio-vsock", CLI_DEV_VSOCK },
 	{ "virtio-net", CLI_DEV_NET },
 };
 
@@ -631,7 +630,8 @@ int cli_apply(int ctx, struct cli_opts *o)
 		case CLI_DEV_BLK:
 			snprintf(id, sizeof(id), "disk%u", i);
 			ret = krun_add_disk2(ctx, d->tag ? d->tag : id, d->path,
-					     d->qcow2 ? KRUN_DISK_FORMAT_QCOW2 : KRUN_DISK_FORMAT_RAW,
+					     d->qcow2 ? KRUN_DISK_FORMAT_QCOW2
+						      : KRUN_DISK_FORMAT_RAW,
 					     d->read_only);
 			break;
 		case CLI_DEV_INPUT:

@@ -273,7 +273,8 @@ static void fs_destroy(struct virtio_dev *d)
 	fs_drain(f);
 	pthread_mutex_unlock(&d->lock);
 	if (f->nreq)
-		pr_debug("fs %.36s: %llu requests, on average %llu us waiting for a thread, %llu us served",
+		pr_debug("fs %.36s: %llu requests, on average %llu us waiting for a thread, %llu "
+			 "us served",
 			 (const char *)f->cfg.tag, (unsigned long long)f->nreq,
 			 (unsigned long long)(f->queued_ns / f->nreq / 1000),
 			 (unsigned long long)(f->served_ns / f->nreq / 1000));

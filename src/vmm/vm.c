@@ -195,7 +195,8 @@ static int read_file(const char *what, const char *path, void **data, size_t *si
 		if (n <= 0) {
 			int err = n < 0 ? errno : EIO;
 
-			pr_err("%s %s: %s", what, path, n < 0 ? strerror(err) : "shorter than its size");
+			pr_err("%s %s: %s", what, path,
+			       n < 0 ? strerror(err) : "shorter than its size");
 			munmap(*data, st.st_size);
 			close(fd);
 			return -err;
