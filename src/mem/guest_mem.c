@@ -2,6 +2,8 @@
 #include "mem/guest_mem.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -110,6 +112,40 @@ int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, 
 		return -EFAULT;
 	memcpy(p, src, len);
 	return 0;
+}
+
+int guest_mem_discard_host(const struct guest_mem *mem, void *host, uint64_t len)
+{
+	uintptr_t base = (uintptr_t)mem->base, p = (uintptr_t)host;
+	uint64_t off;
+
+	/* The regions tile the memfd, so a range inside the mapping is inside RAM. */
+	if (!mem->base || p < base || p - base > mem->total || len > mem->total - (p - base))
+		return -EFAULT;
+	off = p - base;
+	if (!len || off % GUEST_PAGE_SIZE || len % GUEST_PAGE_SIZE)
+		return -EINVAL;
+	if (mem->fd < 0) {
+		memset(host, 0, len);
+		return 0;
+	}
+	/*
+	 * Punching the hole frees the pages (whole huge pages where the range
+	 * covers them) and unmaps them from every mapping, ours and KVM's: the
+	 * next access faults in a zero page.
+	 */
+	if (fallocate(mem->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len))
+		return -errno;
+	return 0;
+}
+
+int guest_mem_discard(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	void *p = guest_mem_ptr(mem, gpa, len);
+
+	if (!p)
+		return -EFAULT;
+	return guest_mem_discard_host(mem, p, len);
 }
 
 uint64_t guest_mem_low_end(const struct guest_mem *mem)
