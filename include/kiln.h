@@ -26,6 +26,15 @@ int32_t kiln_add_console(uint32_t ctx_id, int input_fd, int output_fd);
 /* Add a virtio-rng device (libkrun always has one; kiln adds it on request). */
 int32_t kiln_add_rng(uint32_t ctx_id);
 
+/*
+ * The virtio-balloon device with free page reporting, on by default as in
+ * libkrun: memory the guest frees (in 2 MiB blocks and up, reported a couple
+ * of seconds later by its virtio_balloon driver) is given back to the host,
+ * so the process's RSS follows what the guest uses. Off: guest RAM once
+ * touched stays resident until the VM ends.
+ */
+int32_t kiln_set_balloon(uint32_t ctx_id, bool enabled);
+
 /* Where the 8250 UART (ttyS0) writes; -1 discards. Default: stdout. */
 int32_t kiln_set_serial_output(uint32_t ctx_id, int fd);
 

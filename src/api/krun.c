@@ -189,6 +189,7 @@ KILN_EXPORT int32_t krun_create_ctx(void)
 		c->cfg.shutdown_efd = c->cfg.hard_stop_efd = -1;
 		c->cfg.setuid = c->cfg.setgid = -1;
 		c->cfg.mem_mib = 512;
+		c->cfg.balloon = true;
 		c->cfg.console_in = STDIN_FILENO;
 		c->cfg.console_out = STDOUT_FILENO;
 		c->cfg.serial_out = STDOUT_FILENO;
@@ -1045,6 +1046,13 @@ KILN_EXPORT int32_t kiln_add_rng(uint32_t ctx_id)
 {
 	WITH_CTX(ctx_id, c);
 	c->cfg.rng = true;
+	END_CTX(0);
+}
+
+KILN_EXPORT int32_t kiln_set_balloon(uint32_t ctx_id, bool enabled)
+{
+	WITH_CTX(ctx_id, c);
+	c->cfg.balloon = enabled;
 	END_CTX(0);
 }
 

@@ -46,8 +46,9 @@ struct cli_opts {
 	uint64_t memory_mib;
 	const char *kernel, *initrd, *cmdline;
 	const char *pidfile, *log_file;
-	bool efi;    /* --bootloader efi was given */
-	bool nested; /* --nested: offer SVM/VMX to the guest */
+	bool efi;	 /* --bootloader efi was given */
+	bool nested;	 /* --nested: offer SVM/VMX to the guest */
+	bool no_balloon; /* --no-balloon: no virtio-balloon (free page reporting) */
 	unsigned log_level;
 	struct rest_uri rest; /* --restful-uri; REST_NONE by default */
 	struct cli_device dev[CLI_MAX_DEVICES];
@@ -95,8 +96,9 @@ struct run_opts {
 	struct run_volume vols[RUN_MAX_VOLS];
 	unsigned nvols;
 	bool root_ro;
-	bool net;      /* --net: a NIC on passt, configured by DHCP in the guest */
-	int passt_pid; /* the passt that --net started (0: none), stopped by run_free */
+	bool net;	 /* --net: a NIC on passt, configured by DHCP in the guest */
+	bool no_balloon; /* --no-balloon: no virtio-balloon (free page reporting) */
+	int passt_pid;	 /* the passt that --net started (0: none), stopped by run_free */
 	unsigned log_level;
 	const char *log_file;
 	char **cmd; /* NULL-terminated, at least one word */

@@ -23,6 +23,7 @@ enum opt_id {
 	OPT_BOOTLOADER,
 	OPT_RESTFUL_URI,
 	OPT_NESTED,
+	OPT_NO_BALLOON,
 	OPT_GUI,
 	OPT_OEM_STRING,
 	OPT_TIMESYNC,
@@ -46,6 +47,7 @@ static const struct {
 	{ "bootloader", OPT_BOOTLOADER, true },
 	{ "restful-uri", OPT_RESTFUL_URI, true },
 	{ "nested", OPT_NESTED, false },
+	{ "no-balloon", OPT_NO_BALLOON, false },
 	{ "gui", OPT_GUI, false },
 	{ "oem-string", OPT_OEM_STRING, true },
 	{ "timesync", OPT_TIMESYNC, true },
@@ -529,6 +531,9 @@ static int set_option(struct cli_opts *o, enum opt_id id, const char *name, cons
 	case OPT_NESTED:
 		o->nested = true;
 		break;
+	case OPT_NO_BALLOON:
+		o->no_balloon = true;
+		break;
 	case OPT_GUI:
 		warn(o, "--gui: kiln has no display; ignored");
 		break;
@@ -622,6 +627,9 @@ int cli_apply(int ctx, struct cli_opts *o)
 	ret = krun_set_nested_virt(ctx, o->nested);
 	if (ret)
 		return api_fail(o, ret, "--nested");
+	ret = kiln_set_balloon(ctx, !o->no_balloon);
+	if (ret)
+		return api_fail(o, ret, "--no-balloon");
 	for (unsigned i = 0; i < o->ndev; i++) {
 		const struct cli_device *d = &o->dev[i];
 		char id[16];

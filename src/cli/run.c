@@ -125,7 +125,8 @@ static int parse_one(struct run_opts *o, const char *name, const char *v)
 
 static bool takes_value(const char *name)
 {
-	static const char *const flags[] = { "--read-only", "--net", "--help", "-h" };
+	static const char *const flags[] = { "--read-only", "--net", "--no-balloon", "--help",
+					     "-h" };
 
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
 		if (!strcmp(name, flags[i]))
@@ -160,6 +161,10 @@ int run_parse(int argc, char **argv, struct run_opts *o)
 		}
 		if (!strcmp(a, "--net")) {
 			o->net = true;
+			continue;
+		}
+		if (!strcmp(a, "--no-balloon")) {
+			o->no_balloon = true;
 			continue;
 		}
 		eq = a[1] == '-' ? strchr(a, '=') : NULL;
@@ -298,6 +303,8 @@ int run_apply(int ctx, struct run_opts *o)
 		return api_fail(o, ret, "--rlimit");
 	if (o->workdir && (ret = krun_set_workdir(ctx, o->workdir)))
 		return api_fail(o, ret, o->workdir);
+	if (o->no_balloon && (ret = kiln_set_balloon(ctx, false)))
+		return api_fail(o, ret, "--no-balloon");
 	if (o->net && (ret = start_passt(ctx, o)))
 		return ret;
 	/* SIGTERM/SIGINT stop the workload as container engines do: in order, then at once. */

@@ -74,6 +74,7 @@ struct vm_config {
 	struct vm_disk disks[VM_MAX_DISKS];
 	unsigned ndisks;
 	bool rng;
+	bool balloon; /* virtio-balloon with free page reporting */
 	bool console; /* virtio-console on console_in/console_out */
 	int console_in, console_out;
 	int serial_out; /* 8250 output, -1 to discard */

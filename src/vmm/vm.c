@@ -22,6 +22,7 @@
 #include "legacy/power.h"
 #include "legacy/serial.h"
 #include "util/log.h"
+#include "virtio/balloon.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/fs.h"
@@ -395,6 +396,17 @@ static int setup_devices(struct vm *vm, const struct vm_config *cfg)
 		ret = virtio_rng_create(vm);
 		if (ret) {
 			pr_err("cannot create the rng device: %s", strerror(-ret));
+			return ret;
+		}
+	}
+	if (cfg->balloon) {
+		/* Implicit, so it gives way to the devices asked for when they take every slot. */
+		ret = virtio_balloon_create(vm);
+		if (ret == -ENOSPC)
+			pr_warn("no IRQ line or device slot left for the balloon device: the "
+				"guest runs without free page reporting");
+		else if (ret) {
+			pr_err("cannot create the balloon device: %s", strerror(-ret));
 			return ret;
 		}
 	}

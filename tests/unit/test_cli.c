@@ -399,6 +399,31 @@ static int run_args(struct run_opts *o, const char *const *args)
 	return run_parse(argc, argv, o);
 }
 
+/* --no-balloon: a flag of both grammars; without it the balloon stays on. */
+static void test_no_balloon(void)
+{
+	const char *off[] = { "--kernel", "k", "--no-balloon", NULL };
+	const char *on[] = { "--kernel", "k", NULL };
+	const char *valued[] = { "--kernel", "k", "--no-balloon=1", NULL };
+	const char *run_off[] = { "--rootfs", "/", "--no-balloon", "true", NULL };
+	const char *run_on[] = { "--rootfs", "/", "true", NULL };
+	struct run_opts r;
+	struct cli_opts o;
+
+	CHECK(parse(&o, off) == 0 && o.no_balloon, "--no-balloon: %s", o.error);
+	cli_free(&o);
+	CHECK(parse(&o, on) == 0 && !o.no_balloon, "balloon by default: %s", o.error);
+	cli_free(&o);
+	CHECK(parse(&o, valued) == -EINVAL && strstr(o.error, "takes no value"),
+	      "--no-balloon=1: %s", o.error);
+	cli_free(&o);
+	CHECK(run_args(&r, run_off) == 0 && r.no_balloon && !strcmp(r.cmd[0], "true"),
+	      "run --no-balloon: %s", r.error);
+	run_free(&r);
+	CHECK(run_args(&r, run_on) == 0 && !r.no_balloon, "run: balloon by default: %s", r.error);
+	run_free(&r);
+}
+
 /* kiln run --net: the flag, and passt looked for, started and stopped (true stands in for it). */
 static void test_run_net(void)
 {
@@ -450,5 +475,6 @@ int main(void)
 	test_net();
 	test_help();
 	test_run_net();
+	test_no_balloon();
 	return check_summary();
 }
