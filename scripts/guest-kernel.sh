@@ -10,7 +10,7 @@ IMAGES=${IMAGES:-$BUILD/images}
 root=$IMAGES/generic/root
 init=$BUILD/src/init/kiln-init
 out=$BUILD/guest
-modules="virtio_mmio virtio_console virtio_blk virtio-rng pvpanic-mmio button evdev fuse virtiofs
+modules="virtio_mmio virtio_console virtio_blk virtio-rng virtio_balloon pvpanic-mmio button evdev fuse virtiofs
 	vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport
 	failover net_failover virtio_net"
 

@@ -26,7 +26,7 @@ fetch() { # flavour metapackage
 	cp "$root"/boot/vmlinuz-* "$IMAGES/$flavour/vmlinuz"
 }
 
-guest_modules="virtio_mmio virtio_blk virtio_console virtio-rng pvpanic-mmio button evdev fuse virtiofs
+guest_modules="virtio_mmio virtio_blk virtio_console virtio-rng virtio_balloon pvpanic-mmio button evdev fuse virtiofs
 	vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport
 	failover net_failover virtio_net"
 # 9p (QEMU's -virtfs, the file-system benchmark's peer): only the generic kernel has it.
