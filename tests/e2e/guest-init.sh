@@ -135,6 +135,24 @@ sleep)
 	result INFO "sleeping"
 	sleep 600
 	;;
+balloon)
+	# Fill kiln.mb MiB (a file on a tmpfs of its own: the initramfs's holds
+	# half of RAM), then free it once the host has measured (a line on the
+	# console) and idle: page reporting hands the freed memory to the
+	# balloon a few seconds later.
+	mb=$(arg kiln.mb)
+	mkdir -p /fill
+	if mount -t tmpfs -o size=$((mb + 1))m fill /fill &&
+		dd if=/dev/zero of=/fill/data bs=1M count="$mb" 2>/dev/null; then
+		result INFO "filled $mb MiB"
+	else
+		result INFO "fill failed: $(df -m /fill | tail -n1)"
+	fi
+	read -r line
+	rm -f /fill/data
+	result INFO "freed"
+	sleep 600
+	;;
 powerbutton)
 	# As a stock busybox system: acpid turns KEY_POWER from the ACPI power button
 	# into /etc/acpi/PWRF/00000080, which powers off.

@@ -316,6 +316,61 @@ check_rest() {
 	fi
 }
 
+# rss_mb: kiln's ($pid) resident memory in MiB; guest RAM counts once touched.
+rss_mb() { awk '/^VmRSS:/ { print int($2 / 1024) }' "/proc/$pid/status" 2>/dev/null; }
+
+# balloon_run NAME MB SECONDS [kiln args...]: a 1 GiB guest fills MB MiB, frees it on our word,
+# and we watch kiln's RSS for up to SECONDS until it has dropped by MB/2. Sets $booted,
+# $filled, $freed (RSS in MiB after boot, filled, at the end), $fill_s (seconds the
+# guest took to fill) and $waited (seconds from freed to the end).
+balloon_run() {
+	local name=$1 mb=$2 secs=$3 fifo=${TMPDIR:-/tmp}/kiln-e2e-balloon
+	shift 3
+	local t
+	booted=? filled=? freed=? fill_s=? waited=0
+	rm -f "$fifo"
+	mkfifo "$fifo"
+	GUEST_ARGS="kiln.mb=$mb" STDIN=$fifo start "$name" cloud 1 1024 balloon "$@"
+	exec 3>"$fifo"
+	wait_for KILN-GUEST-READY 180 && booted=$(rss_mb)
+	t=$SECONDS
+	if wait_for "KILN-RESULT balloon INFO fill" 300 && [[ $(result) == filled* ]]; then
+		fill_s=$((SECONDS - t))
+		filled=$(rss_mb)
+		echo free >&3
+		if wait_for "KILN-RESULT balloon INFO freed" 60; then
+			for ((waited = 0; waited < secs; waited++)); do
+				freed=$(rss_mb)
+				[ $((filled - freed)) -ge $((mb / 2)) ] && break
+				sleep 1
+			done
+			freed=$(rss_mb)
+		fi
+	fi
+	exec 3>&-
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}
+
+# check_balloon: free page reporting gives what the guest frees back to the host (kiln's RSS
+# drops); with --no-balloon it stays resident.
+check_balloon() {
+	local mb=512 on off
+	balloon_run balloon "$mb" 60
+	on="RSS ${booted} MiB booted, ${filled} MiB filled (in ${fill_s} s), ${freed} MiB ${waited} s after freeing"
+	echo "... balloon: guest fills and frees $mb MiB: $on"
+	check "balloon: the guest frees $mb MiB, kiln's RSS drops by half of that or more" \
+		"$([[ $filled == [0-9]* && $freed == [0-9]* ]] && [ $((filled - freed)) -ge $((mb / 2)) ]; echo $?)" \
+		"$on; guest '$(result)'"
+	# As long as the balloon needed, and some more: without it, nothing comes back.
+	balloon_run balloon-off "$mb" $((waited + 10)) --no-balloon
+	off="RSS ${booted} MiB booted, ${filled} MiB filled (in ${fill_s} s), ${freed} MiB ${waited} s after freeing"
+	echo "... balloon: the same with --no-balloon: $off"
+	check "balloon: with --no-balloon the RSS stays" \
+		"$([[ $filled == [0-9]* && $freed == [0-9]* ]] && [ $((filled - freed)) -lt $((mb / 4)) ] &&
+			[ "$(result)" = freed ]; echo $?)" "$off; guest '$(result)'"
+}
+
 # count PATTERN: lines of the log that match.
 count() { grep -c "$1" "$log" 2>/dev/null; }
 
@@ -447,7 +502,7 @@ else
 		check_blk_discard check_blk_qcow2
 		'check_exit "guest power-off" info 0' 'check_exit "guest reboot" reboot 0'
 		'check_exit "guest panic" panic 2 "guest kernel panicked"' check_sigterm check_powerbutton
-		check_rest check_vsock check_net check_containers)
+		check_rest check_vsock check_net check_balloon check_containers)
 fi
 for c in "${checks[@]:$skip}"; do
 	# Where the time goes, in CI logs too; run.sh counts these lines.
