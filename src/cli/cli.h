@@ -18,6 +18,7 @@ enum cli_dev_type {
 	CLI_DEV_INPUT, /* krunkit ignores virtio-input; so does kiln, with a warning */
 	CLI_DEV_VSOCK,
 	CLI_DEV_NET,
+	CLI_DEV_GPU, /* virtio-gpu with Venus; width/height accepted, no display */
 };
 
 /* virtio-net: type=unixstream|unixgram (or unixSocketPath=, vfkit's gvproxy form). */
@@ -48,6 +49,8 @@ struct cli_opts {
 	const char *pidfile, *log_file;
 	bool efi;    /* --bootloader efi was given */
 	bool nested; /* --nested: offer SVM/VMX to the guest */
+	uint64_t gpu_vram_mib;	/* --gpu-vram: the GPU's host-visible window (0: default) */
+	const char *virgl_path; /* --virglrenderer: the library the GPU loads */
 	unsigned log_level;
 	struct rest_uri rest; /* --restful-uri; REST_NONE by default */
 	struct cli_device dev[CLI_MAX_DEVICES];
@@ -96,6 +99,9 @@ struct run_opts {
 	unsigned nvols;
 	bool root_ro;
 	bool net;      /* --net: a NIC on passt, configured by DHCP in the guest */
+	bool gpu;      /* --gpu: virtio-gpu with Venus */
+	uint64_t gpu_vram_mib;
+	const char *virgl_path;
 	int passt_pid; /* the passt that --net started (0: none), stopped by run_free */
 	unsigned log_level;
 	const char *log_file;
