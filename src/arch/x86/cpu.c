@@ -238,7 +238,8 @@ static void set_xcr0(struct hv_vcpu *vcpu, const struct kvm_cpuid2 *c)
 	xcrs.xcrs[0].xcr = 0;
 	xcrs.xcrs[0].value = mask;
 	if (ioctl(vcpu->fd, KVM_SET_XCRS, &xcrs) < 0)
-		pr_debug("vcpu%u: host refused XCR0 0x%llx: %m", vcpu->id, (unsigned long long)mask);
+		pr_debug("vcpu%u: host refused XCR0 0x%llx: %m", vcpu->id,
+			 (unsigned long long)mask);
 }
 
 int x86_vcpu_init(struct hv_vm *vm, struct hv_vcpu *vcpu, const struct kvm_cpuid2 *base,
