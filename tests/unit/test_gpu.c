@@ -238,7 +238,7 @@ static uint32_t guest_blob(uint32_t id, uint64_t size, const struct gpu_mem_entr
 
 static void test_guest_memory(void)
 {
-	struct gpu_mem_entry e[2] = { { .addr = 0x1000, .length = 0x1000 },
+	struct gpu_mem_entry e[4] = { { .addr = 0x1000, .length = 0x1000 },
 				      { .addr = 0x3000, .length = 0x1000 } };
 
 	CHECK(guest_blob(20, 8192, e, 2) == GPU_RESP_OK_NODATA, "guest blob");
