@@ -23,6 +23,17 @@ extern "C" {
  */
 int32_t kiln_add_console(uint32_t ctx_id, int input_fd, int output_fd);
 
+/* The largest host-visible window krun_set_gpu_options2 accepts (1 TiB). */
+#define KILN_GPU_SHM_MAX (1ULL << 40)
+
+/*
+ * The virglrenderer library the virtio-gpu device loads (a soname or a path;
+ * NULL: libvirglrenderer.so.1). Venus needs virglrenderer >= 1.0 (>= 1.2 on
+ * NVIDIA) and its virgl_render_server (RENDER_SERVER_EXEC_PATH overrides
+ * where virglrenderer looks for it).
+ */
+int32_t kiln_set_gpu_library(uint32_t ctx_id, const char *path);
+
 /* Add a virtio-rng device (libkrun always has one; kiln adds it on request). */
 int32_t kiln_add_rng(uint32_t ctx_id);
 

@@ -164,7 +164,12 @@ int32_t krun_set_port_map(uint32_t ctx_id, const char *const port_map[]);
 #define VIRGLRENDERER_RENDER_SERVER	 1 << 9
 #define VIRGLRENDERER_DRM		 1 << 10
 
-/* A virtio-gpu device; shm_size is the host-visible window. Kiln: not yet (-ENOTSUP). */
+/*
+ * A virtio-gpu device with Venus; shm_size is the host-visible window (krun_set_gpu_options:
+ * 8 GiB). Kiln: virgl_flags must include VIRGLRENDERER_VENUS (virgl/OpenGL: -ENOTSUP);
+ * VIRGLRENDERER_DRM also offers DRM native contexts; the other flags are accepted and
+ * the device picks its own (render server, async fences).
+ */
 int32_t krun_set_gpu_options(uint32_t ctx_id, uint32_t virgl_flags);
 int32_t krun_set_gpu_options2(uint32_t ctx_id, uint32_t virgl_flags, uint64_t shm_size);
 

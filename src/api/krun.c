@@ -128,6 +128,7 @@ static void free_cfg(struct vm_config *cfg)
 	free(cfg->kernel);
 	free(cfg->initrd);
 	free(cfg->cmdline);
+	free(cfg->gpu_virgl);
 	for (unsigned i = 0; i < cfg->ndisks; i++) {
 		free(cfg->disks[i].id);
 		free(cfg->disks[i].path);
@@ -884,7 +885,7 @@ KILN_EXPORT int32_t krun_set_net_mac(uint32_t ctx_id, uint8_t *const c_mac)
 	END_CTX(0);
 }
 
-/* ---- Not implemented yet: GPU, displays, input, vsock, vhost-user ---- */
+/* ---- GPU; not implemented yet: port maps, displays, input, vhost-user ---- */
 
 KILN_EXPORT int32_t krun_set_port_map(uint32_t ctx_id, const char *const port_map[])
 {
@@ -892,15 +893,47 @@ KILN_EXPORT int32_t krun_set_port_map(uint32_t ctx_id, const char *const port_ma
 	return -ENOTSUP;
 }
 
+/* virglrenderer flags a Venus device can honour; virgl (OpenGL) needs a display stack Kiln lacks.
+ */
+#define GPU_FLAGS_KNOWN                                                                            \
+	(VIRGLRENDERER_USE_EGL | VIRGLRENDERER_THREAD_SYNC | VIRGLRENDERER_USE_GLX |               \
+	 VIRGLRENDERER_USE_SURFACELESS | VIRGLRENDERER_USE_GLES |                                  \
+	 VIRGLRENDERER_USE_EXTERNAL_BLOB | VIRGLRENDERER_VENUS | VIRGLRENDERER_NO_VIRGL |          \
+	 VIRGLRENDERER_USE_ASYNC_FENCE_CB | VIRGLRENDERER_RENDER_SERVER | VIRGLRENDERER_DRM)
+
 KILN_EXPORT int32_t krun_set_gpu_options2(uint32_t ctx_id, uint32_t virgl_flags, uint64_t shm_size)
 {
-	(void)ctx_id, (void)virgl_flags, (void)shm_size;
-	return -ENOTSUP;
+	if (virgl_flags & ~(uint32_t)(GPU_FLAGS_KNOWN))
+		return -EINVAL;
+	if (!(virgl_flags & VIRGLRENDERER_VENUS))
+		return -ENOTSUP;
+	if (!shm_size || shm_size > KILN_GPU_SHM_MAX)
+		return -EINVAL;
+	WITH_CTX(ctx_id, c);
+	c->cfg.gpu = true;
+	c->cfg.gpu_drm = virgl_flags & VIRGLRENDERER_DRM;
+	c->cfg.gpu_shm = (shm_size + 4095) & ~4095ULL;
+	END_CTX(0);
 }
 
 KILN_EXPORT int32_t krun_set_gpu_options(uint32_t ctx_id, uint32_t virgl_flags)
 {
 	return krun_set_gpu_options2(ctx_id, virgl_flags, 8ULL << 30);
+}
+
+KILN_EXPORT int32_t kiln_set_gpu_library(uint32_t ctx_id, const char *path)
+{
+	char *copy = NULL;
+	int ret;
+
+	if (path && !*path)
+		return -EINVAL;
+	if ((ret = set_str(&copy, path)))
+		return ret;
+	WITH_CTX(ctx_id, c);
+	free(c->cfg.gpu_virgl);
+	c->cfg.gpu_virgl = copy;
+	END_CTX(0);
 }
 
 KILN_EXPORT int32_t krun_add_display(uint32_t ctx_id, uint32_t width, uint32_t height)
@@ -1029,6 +1062,7 @@ KILN_EXPORT int32_t krun_has_feature(uint64_t feature)
 	case KRUN_FEATURE_INIT_BLOB:
 		return kiln_init_blob ? 1 : 0;
 	case KRUN_FEATURE_GPU:
+		return 1;
 	case KRUN_FEATURE_SND:
 	case KRUN_FEATURE_INPUT:
 	case KRUN_FEATURE_EFI:

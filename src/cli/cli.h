@@ -18,6 +18,7 @@ enum cli_dev_type {
 	CLI_DEV_INPUT, /* krunkit ignores virtio-input; so does kiln, with a warning */
 	CLI_DEV_VSOCK,
 	CLI_DEV_NET,
+	CLI_DEV_GPU, /* virtio-gpu with Venus; width/height accepted, no display */
 };
 
 /* virtio-net: type=unixstream|unixgram (or unixSocketPath=, vfkit's gvproxy form). */
@@ -46,9 +47,11 @@ struct cli_opts {
 	uint64_t memory_mib;
 	const char *kernel, *initrd, *cmdline;
 	const char *pidfile, *log_file;
-	bool efi;	 /* --bootloader efi was given */
-	bool nested;	 /* --nested: offer SVM/VMX to the guest */
-	bool no_balloon; /* --no-balloon: no virtio-balloon (free page reporting) */
+	bool efi;		/* --bootloader efi was given */
+	bool nested;		/* --nested: offer SVM/VMX to the guest */
+	bool no_balloon;	/* --no-balloon: no virtio-balloon (free page reporting) */
+	uint64_t gpu_vram_mib;	/* --gpu-vram: the GPU's host-visible window (0: default) */
+	const char *virgl_path; /* --virglrenderer: the library the GPU loads */
 	unsigned log_level;
 	struct rest_uri rest; /* --restful-uri; REST_NONE by default */
 	struct cli_device dev[CLI_MAX_DEVICES];
@@ -99,6 +102,9 @@ struct run_opts {
 	bool net;	 /* --net: a NIC on passt, configured by DHCP in the guest */
 	bool no_balloon; /* --no-balloon: no virtio-balloon (free page reporting) */
 	int passt_pid;	 /* the passt that --net started (0: none), stopped by run_free */
+	bool gpu;	 /* --gpu: virtio-gpu with Venus */
+	uint64_t gpu_vram_mib;
+	const char *virgl_path;
 	unsigned log_level;
 	const char *log_file;
 	char **cmd; /* NULL-terminated, at least one word */

@@ -27,6 +27,8 @@ enum opt_id {
 	OPT_GUI,
 	OPT_OEM_STRING,
 	OPT_TIMESYNC,
+	OPT_GPU_VRAM,
+	OPT_VIRGLRENDERER,
 	OPT_HELP,
 };
 
@@ -51,6 +53,8 @@ static const struct {
 	{ "gui", OPT_GUI, false },
 	{ "oem-string", OPT_OEM_STRING, true },
 	{ "timesync", OPT_TIMESYNC, true },
+	{ "gpu-vram", OPT_GPU_VRAM, true },
+	{ "virglrenderer", OPT_VIRGLRENDERER, true },
 	{ "help", OPT_HELP, false },
 	{ "h", OPT_HELP, false },
 };
@@ -256,6 +260,15 @@ static int dev_key(struct cli_opts *o, struct cli_device *d, const char *type, c
 		break;
 	case CLI_DEV_VSOCK:
 		return vsock_key(o, d, kv, val);
+	case CLI_DEV_GPU: {
+		uint64_t n;
+
+		/* vfkit's display size: krunkit takes and ignores it, and so does kiln. */
+		if ((!strcmp(kv, "width") || !strcmp(kv, "height")) && val &&
+		    !cli_parse_uint(val, 65535, &n) && n)
+			return 0;
+		break;
+	}
 	case CLI_DEV_RNG:
 	case CLI_DEV_NET: /* net_key, called by parse_device_in */
 		break;
@@ -332,12 +345,7 @@ static const struct {
 	{ "virtio-blk", CLI_DEV_BLK },	     { "virtio-rng", CLI_DEV_RNG },
 	{ "virtio-serial", CLI_DEV_SERIAL }, { "virtio-fs", CLI_DEV_FS },
 	{ "virtio-input", CLI_DEV_INPUT },   { "virtio-vsock", CLI_DEV_VSOCK },
-	{ "virtio-net", CLI_DEV_NET },
-};
-
-/* krunkit's other device types: known, not implemented yet, refused by name. */
-static const char *const dev_later[] = {
-	"virtio-gpu",
+	{ "virtio-net", CLI_DEV_NET },	     { "virtio-gpu", CLI_DEV_GPU },
 };
 
 static int parse_device_in(struct cli_opts *o, struct cli_device *d, char *copy, const char *spec)
@@ -345,10 +353,6 @@ static int parse_device_in(struct cli_opts *o, struct cli_device *d, char *copy,
 	char *save = NULL, *type = strtok_r(copy, ",", &save), *kv;
 	size_t i;
 
-	for (i = 0; type && i < sizeof(dev_later) / sizeof(dev_later[0]); i++)
-		if (!strcmp(type, dev_later[i]))
-			return fail(o, "--device %s: %s is not supported by this kiln yet", spec,
-				    type);
 	for (i = 0; type && i < sizeof(dev_types) / sizeof(dev_types[0]); i++)
 		if (!strcmp(type, dev_types[i].name))
 			break;
@@ -383,6 +387,11 @@ static int parse_device_in(struct cli_opts *o, struct cli_device *d, char *copy,
 		return fail(o, "virtio-vsock needs port=N and socketURL=PATH");
 	if (d->type == CLI_DEV_NET)
 		return net_check(o, d);
+	if (d->type == CLI_DEV_GPU) {
+		for (unsigned j = 0; j < o->ndev; j++)
+			if (o->dev[j].type == CLI_DEV_GPU)
+				return fail(o, "only one virtio-gpu device is supported");
+	}
 	return 0;
 }
 
@@ -537,6 +546,17 @@ static int set_option(struct cli_opts *o, enum opt_id id, const char *name, cons
 	case OPT_GUI:
 		warn(o, "--gui: kiln has no display; ignored");
 		break;
+	case OPT_GPU_VRAM:
+		if (cli_parse_memory(v, &o->gpu_vram_mib) || !o->gpu_vram_mib ||
+		    o->gpu_vram_mib > (KILN_GPU_SHM_MAX >> 20))
+			return fail(o, "--%s %s: expected a size such as 8G or 4096M (at most 1T)",
+				    name, v);
+		break;
+	case OPT_VIRGLRENDERER:
+		if (!*v)
+			return fail(o, "--%s needs a library name or path", name);
+		o->virgl_path = v;
+		break;
 	case OPT_OEM_STRING:
 		warn(o, "--oem-string: kiln has no SMBIOS tables yet; ignored");
 		break;
@@ -584,6 +604,15 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 		return fail(o, "--kernel is required (a Linux bzImage or vmlinux)");
 	if (o->efi)
 		warn(o, "--bootloader efi: no EFI firmware; booting --kernel directly");
+	if (o->gpu_vram_mib || o->virgl_path) {
+		bool gpu = false;
+
+		for (unsigned j = 0; j < o->ndev; j++)
+			gpu |= o->dev[j].type == CLI_DEV_GPU;
+		if (!gpu)
+			return fail(o, "%s needs --device virtio-gpu",
+				    o->gpu_vram_mib ? "--gpu-vram" : "--virglrenderer");
+	}
 	return 0;
 }
 
@@ -647,6 +676,13 @@ int cli_apply(int ctx, struct cli_opts *o)
 			break;
 		case CLI_DEV_RNG:
 			ret = kiln_add_rng(ctx);
+			break;
+		case CLI_DEV_GPU:
+			ret = krun_set_gpu_options2(
+				ctx, VIRGLRENDERER_VENUS | VIRGLRENDERER_NO_VIRGL,
+				o->gpu_vram_mib ? o->gpu_vram_mib << 20 : 8ULL << 30);
+			if (!ret)
+				ret = kiln_set_gpu_library(ctx, o->virgl_path);
 			break;
 		case CLI_DEV_FS:
 			ret = krun_add_virtiofs3(ctx, d->tag, d->path, 0, d->read_only);

@@ -117,6 +117,15 @@ static int parse_one(struct run_opts *o, const char *name, const char *v)
 		o->log_level = n;
 	} else if (!strcmp(name, "--log-file")) {
 		o->log_file = v;
+	} else if (!strcmp(name, "--gpu-vram")) {
+		if (cli_parse_memory(v, &o->gpu_vram_mib) || !o->gpu_vram_mib ||
+		    o->gpu_vram_mib > (KILN_GPU_SHM_MAX >> 20))
+			return fail(o, "%s %s: expected a size such as 8G or 4096M (at most 1T)",
+				    name, v);
+	} else if (!strcmp(name, "--virglrenderer")) {
+		if (!*v)
+			return fail(o, "%s needs a library name or path", name);
+		o->virgl_path = v;
 	} else {
 		return fail(o, "unknown option %s", name);
 	}
@@ -125,8 +134,8 @@ static int parse_one(struct run_opts *o, const char *name, const char *v)
 
 static bool takes_value(const char *name)
 {
-	static const char *const flags[] = { "--read-only", "--net", "--no-balloon", "--help",
-					     "-h" };
+	static const char *const flags[] = { "--read-only", "--net",  "--no-balloon",
+					     "--gpu",	    "--help", "-h" };
 
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
 		if (!strcmp(name, flags[i]))
@@ -167,6 +176,10 @@ int run_parse(int argc, char **argv, struct run_opts *o)
 			o->no_balloon = true;
 			continue;
 		}
+		if (!strcmp(a, "--gpu")) {
+			o->gpu = true;
+			continue;
+		}
 		eq = a[1] == '-' ? strchr(a, '=') : NULL;
 		if (snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a) >=
 		    (int)sizeof(name))
@@ -184,6 +197,9 @@ int run_parse(int argc, char **argv, struct run_opts *o)
 			       "make setup prepares one in build/rootfs)");
 	if (i >= argc)
 		return fail(o, "no command given: kiln run --rootfs DIR [options] -- CMD ARGS...");
+	if ((o->gpu_vram_mib || o->virgl_path) && !o->gpu)
+		return fail(o, "%s needs --gpu",
+			    o->gpu_vram_mib ? "--gpu-vram" : "--virglrenderer");
 	o->cmd = &argv[i];
 	o->env[o->nenv] = NULL;
 	return 0;
@@ -307,6 +323,14 @@ int run_apply(int ctx, struct run_opts *o)
 		return api_fail(o, ret, "--no-balloon");
 	if (o->net && (ret = start_passt(ctx, o)))
 		return ret;
+	if (o->gpu) {
+		ret = krun_set_gpu_options2(ctx, VIRGLRENDERER_VENUS | VIRGLRENDERER_NO_VIRGL,
+					    o->gpu_vram_mib ? o->gpu_vram_mib << 20 : 8ULL << 30);
+		if (!ret)
+			ret = kiln_set_gpu_library(ctx, o->virgl_path);
+		if (ret)
+			return api_fail(o, ret, "--gpu");
+	}
 	/* SIGTERM/SIGINT stop the workload as container engines do: in order, then at once. */
 	ret = kiln_set_signal_shutdown(ctx, true);
 	if (ret)

@@ -17,7 +17,9 @@
 #define VIRGL_INIT_USE_EXTERNAL_BLOB (1 << 5)
 #define VIRGL_INIT_VENUS	     (1 << 6)
 #define VIRGL_INIT_NO_VIRGL	     (1 << 7)
+#define VIRGL_INIT_ASYNC_FENCE_CB    (1 << 8)
 #define VIRGL_INIT_RENDER_SERVER     (1 << 9)
+#define VIRGL_INIT_DRM		     (1 << 10)
 
 #define VIRGL_CTX_FLAG_CAPSET_MASK 0xff
 #define VIRGL_FENCE_FLAG_MERGEABLE (1u << 0)
@@ -69,6 +71,10 @@ struct virgl_lib {
 	int (*resource_export_blob)(uint32_t res_id, uint32_t *fd_type, int *fd);
 	void (*resource_unref)(uint32_t res_id);
 	void (*ctx_attach_resource)(int ctx_id, int res_id);
+	void (*ctx_detach_resource)(int ctx_id, int res_id);
+	int (*resource_map)(uint32_t res_id, void **map, uint64_t *size);
+	int (*resource_unmap)(uint32_t res_id);
+	int (*resource_get_map_info)(uint32_t res_id, uint32_t *map_info);
 	int (*context_create_fence)(uint32_t ctx_id, uint32_t flags, uint32_t ring_idx,
 				    uint64_t fence_id);
 	void (*context_poll)(uint32_t ctx_id);
@@ -84,5 +90,8 @@ struct virgl_lib {
  */
 int virgl_lib_open(struct virgl_lib *lib, const char *path, char *err, size_t errlen);
 void virgl_lib_close(struct virgl_lib *lib);
+
+/* Send virglrenderer's log messages to kiln's log. */
+void virgl_lib_route_log(const struct virgl_lib *lib);
 
 #endif

@@ -357,20 +357,6 @@ static int send_fd(struct session *s, int fd)
 
 /* --- commands --- */
 
-static void virgl_log(enum virgl_log_level level, const char *msg, void *data)
-{
-	static const enum log_level map[] = {
-		[VIRGL_LOG_DEBUG] = LOG_DEBUG,
-		[VIRGL_LOG_INFO] = LOG_INFO,
-		[VIRGL_LOG_WARNING] = LOG_WARN,
-		[VIRGL_LOG_ERROR] = LOG_ERROR,
-	};
-
-	(void)data;
-	log_msg((unsigned)level <= VIRGL_LOG_ERROR ? map[level] : LOG_DEBUG, "virglrenderer: %s",
-		msg);
-}
-
 /*
  * virglrenderer, and with it the render server, starts only for a client
  * that has introduced itself: a stray connection costs no GPU process.
@@ -383,7 +369,7 @@ static int renderer_init(struct session *s)
 	};
 	int ret;
 
-	s->lib->set_log_callback(virgl_log, NULL, NULL);
+	virgl_lib_route_log(s->lib);
 	ret = s->lib->init(s,
 			   VIRGL_INIT_VENUS | VIRGL_INIT_NO_VIRGL | VIRGL_INIT_RENDER_SERVER |
 				   VIRGL_INIT_THREAD_SYNC | VIRGL_INIT_USE_EXTERNAL_BLOB,

@@ -16,6 +16,7 @@ struct hv_vm {
 	int vm_fd;
 	int run_size;
 	int max_vcpus;
+	int max_slots; /* KVM memory slots (KVM_CAP_NR_MEMSLOTS) */
 	/* No hypervisor behind it: unit tests and fuzzers drive device models
 	 * directly, and interrupt/notification wiring is skipped. */
 	bool detached;
@@ -52,6 +53,8 @@ struct hv_exit {
 int hv_open(struct hv_vm *vm);
 void hv_close(struct hv_vm *vm);
 int hv_map_memory(struct hv_vm *vm, unsigned slot, uint64_t gpa, uint64_t size, void *host);
+/* Delete a slot: its guest range is no longer backed, from now on. */
+int hv_unmap_memory(struct hv_vm *vm, unsigned slot);
 /* datamatch < 0: any value written triggers the eventfd. */
 int hv_ioeventfd(struct hv_vm *vm, uint64_t addr, unsigned len, int64_t datamatch, int fd,
 		 bool pio);

@@ -64,6 +64,9 @@ int hv_open(struct hv_vm *vm)
 		vm->max_vcpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
 	if (vm->max_vcpus <= 0)
 		vm->max_vcpus = 4;
+	vm->max_slots = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+	if (vm->max_slots <= 0)
+		vm->max_slots = 32;
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0 || vm->run_size <= 0) {
 		ret = -errno;
@@ -99,6 +102,13 @@ int hv_map_memory(struct hv_vm *vm, unsigned slot, uint64_t gpa, uint64_t size, 
 		.memory_size = size,
 		.userspace_addr = (uintptr_t)host,
 	};
+
+	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
+}
+
+int hv_unmap_memory(struct hv_vm *vm, unsigned slot)
+{
+	struct kvm_userspace_memory_region r = { .slot = slot };
 
 	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
 }

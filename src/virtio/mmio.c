@@ -91,7 +91,7 @@ static void device_reset(struct virtio_dev *d)
 	d->active = false;
 	d->status = 0;
 	d->guest_features = 0;
-	d->dev_feat_sel = d->drv_feat_sel = d->queue_sel = 0;
+	d->dev_feat_sel = d->drv_feat_sel = d->queue_sel = d->shm_sel = 0;
 	atomic_store((_Atomic uint32_t *)&d->isr, 0);
 	reset_queues(d);
 }
@@ -205,8 +205,16 @@ static uint32_t read_reg(struct virtio_dev *d, uint64_t off)
 	case REG_SHM_LEN_LO:
 	case REG_SHM_LEN_HI:
 	case REG_SHM_BASE_LO:
-	case REG_SHM_BASE_HI:
-		return 0xffffffff; /* no shared memory regions */
+	case REG_SHM_BASE_HI: {
+		uint64_t base, len;
+
+		/* A region that does not exist reads as all ones. */
+		if (!d->ops->shm_region || !d->ops->shm_region(d, d->shm_sel, &base, &len))
+			return 0xffffffff;
+		if (off == REG_SHM_LEN_LO || off == REG_SHM_LEN_HI)
+			return (uint32_t)(len >> (off == REG_SHM_LEN_HI ? 32 : 0));
+		return (uint32_t)(base >> (off == REG_SHM_BASE_HI ? 32 : 0));
+	}
 	case REG_CONFIG_GEN:
 		return d->config_generation;
 	}
@@ -231,6 +239,9 @@ static void write_reg(struct virtio_dev *d, uint64_t off, uint32_t v)
 		break;
 	case REG_QUEUE_SEL:
 		d->queue_sel = v;
+		break;
+	case REG_SHM_SEL:
+		d->shm_sel = v;
 		break;
 	case REG_INT_ACK:
 		atomic_fetch_and((_Atomic uint32_t *)&d->isr, ~v);

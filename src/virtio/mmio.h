@@ -39,6 +39,7 @@ enum virtio_id {
 	VIRTIO_ID_CONSOLE = 3,
 	VIRTIO_ID_RNG = 4,
 	VIRTIO_ID_BALLOON = 5,
+	VIRTIO_ID_GPU = 16,
 	VIRTIO_ID_VSOCK = 19,
 	VIRTIO_ID_FS = 26,
 };
@@ -64,6 +65,8 @@ struct virtio_dev_ops {
 	void (*notify)(struct virtio_dev *d, int q);
 	/* The VMM is shutting down. */
 	void (*destroy)(struct virtio_dev *d);
+	/* Shared-memory region id: its guest-physical base and length; false if none. */
+	bool (*shm_region)(struct virtio_dev *d, uint32_t id, uint64_t *base, uint64_t *len);
 };
 
 struct virtio_dev {
@@ -80,6 +83,7 @@ struct virtio_dev {
 	uint32_t dev_feat_sel, drv_feat_sel;
 	uint64_t host_features, guest_features;
 	uint32_t queue_sel;
+	uint32_t shm_sel;
 	uint32_t config_generation;
 	bool active;
 	struct virtq vq[VIRTIO_MAX_QUEUES];

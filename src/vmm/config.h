@@ -89,6 +89,10 @@ struct vm_config {
 	unsigned nvsock_ports;
 	struct vm_net nets[VM_MAX_NETS];
 	unsigned nnets;
+	bool gpu;	   /* virtio-gpu with Venus */
+	char *gpu_virgl;   /* virglrenderer library (NULL: the default soname) */
+	uint64_t gpu_shm;  /* host-visible window in bytes (0: the default) */
+	bool gpu_drm;	   /* also DRM native contexts */
 	int64_t setuid, setgid; /* switched to once devices are open (-1: stay) */
 	bool nested;		/* offer SVM/VMX to the guest */
 	int shutdown_efd;	/* readable: press the power button (-1: none) */

@@ -26,6 +26,7 @@
 #include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/fs.h"
+#include "virtio/gpu.h"
 #include "virtio/mmio.h"
 #include "virtio/net.h"
 #include "virtio/rng.h"
@@ -69,6 +70,65 @@ int vm_alloc_mmio(struct vm *vm, uint64_t size, uint64_t *base, unsigned *irq)
 	*base = vm->next_mmio;
 	vm->next_mmio += size;
 	return 0;
+}
+
+int vm_alloc_high(struct vm *vm, uint64_t size, uint64_t *gpa)
+{
+	const uint64_t align = 1ULL << 30;
+	uint64_t base = vm->next_high;
+
+	if (!base) {
+		const struct guest_region *top = &vm->mem.regions[vm->mem.nregions - 1];
+
+		base = top->gpa + top->size;
+		if (base < GUEST_HIGH_RAM_START)
+			base = GUEST_HIGH_RAM_START;
+	}
+	base = (base + align - 1) & ~(align - 1);
+	if (!size || size % 4096 || size > (1ULL << 46) - base)
+		return -EINVAL;
+	*gpa = base;
+	vm->next_high = base + size;
+	return 0;
+}
+
+int vm_map_host(struct vm *vm, uint64_t gpa, void *host, uint64_t size, int *slot)
+{
+	unsigned first = vm->mem.nregions, n;
+	int ret = -ENOSPC;
+
+	if (vm->hv.detached)
+		return -ENODEV;
+	n = vm->hv.max_slots > (int)first ? (unsigned)vm->hv.max_slots - first : 0;
+	pthread_mutex_lock(&vm->slot_lock);
+	if (!vm->slots_used && n)
+		vm->slots_used = calloc(n, 1);
+	for (unsigned i = 0; vm->slots_used && i < n; i++) {
+		if (vm->slots_used[i])
+			continue;
+		ret = hv_map_memory(&vm->hv, first + i, gpa, size, host);
+		if (!ret) {
+			vm->slots_used[i] = 1;
+			*slot = (int)(first + i);
+		}
+		break;
+	}
+	pthread_mutex_unlock(&vm->slot_lock);
+	return ret;
+}
+
+void vm_unmap_host(struct vm *vm, int slot)
+{
+	unsigned i = (unsigned)slot - vm->mem.nregions;
+	int ret;
+
+	pthread_mutex_lock(&vm->slot_lock);
+	ret = hv_unmap_memory(&vm->hv, (unsigned)slot);
+	if (ret)
+		pr_err("cannot remove KVM memory slot %d: %s", slot, strerror(-ret));
+	else if (vm->slots_used)
+		vm->slots_used[i] = 0;
+	pthread_mutex_unlock(&vm->slot_lock);
 }
 
 /* ---- vCPUs ---- */
@@ -392,6 +452,14 @@ static int setup_devices(struct vm *vm, const struct vm_config *cfg)
 	for (unsigned i = 0; i < cfg->nnets; i++)
 		if ((ret = virtio_net_create(vm, &cfg->nets[i], i)))
 			return ret;
+	if (cfg->gpu) {
+		struct virtio_gpu_config gc = { .virgl_path = cfg->gpu_virgl,
+						.window_size = cfg->gpu_shm,
+						.drm = cfg->gpu_drm };
+
+		if ((ret = virtio_gpu_create(vm, &gc)))
+			return ret;
+	}
 	if (cfg->rng) {
 		ret = virtio_rng_create(vm);
 		if (ret) {
@@ -620,6 +688,8 @@ static void vm_teardown(struct vm *vm, unsigned started)
 	guest_mem_destroy(&vm->mem);
 	hv_close(&vm->hv);
 	close(vm->exit_efd);
+	free(vm->slots_used);
+	pthread_mutex_destroy(&vm->slot_lock);
 }
 
 /*
@@ -660,6 +730,7 @@ int vm_run(const struct vm_config *cfg)
 	vm->mem.fd = -1;
 	vm->next_mmio = VM_MMIO_BASE;
 	vm->next_irq = VM_IRQ_BASE;
+	pthread_mutex_init(&vm->slot_lock, NULL);
 	vm->exit_efd = eventfd(0, EFD_CLOEXEC);
 	vm->ncpus = cfg->ncpus;
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)

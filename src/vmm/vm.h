@@ -45,6 +45,9 @@ struct vm {
 	unsigned ndevs;
 	uint64_t next_mmio;
 	unsigned next_irq;
+	uint64_t next_high; /* next free guest-physical address above RAM (device windows) */
+	pthread_mutex_t slot_lock;
+	uint8_t *slots_used; /* KVM memory slots beyond RAM's, 1 = taken */
 
 	struct serial *serial;
 	unsigned ged_gsi; /* the power button's interrupt (legacy/power.c) */
@@ -62,5 +65,14 @@ enum vm_exit_reason vm_exit_reason(const struct vm *vm);
 int vm_alloc_mmio(struct vm *vm, uint64_t size, uint64_t *base, unsigned *irq);
 /* Allocate an IRQ line (a GSI, edge-triggered, active high) from the same pool. */
 int vm_alloc_irq(struct vm *vm, unsigned *irq);
+/* Reserve size bytes of guest-physical space above RAM (aligned to 1 GiB) for a device window. */
+int vm_alloc_high(struct vm *vm, uint64_t size, uint64_t *gpa);
+/*
+ * Back [gpa, gpa + size) with host memory through a KVM memory slot of its own
+ * (page aligned); vm_unmap_host() takes it away again, effective at once.
+ * Callable while vCPUs run.
+ */
+int vm_map_host(struct vm *vm, uint64_t gpa, void *host, uint64_t size, int *slot);
+void vm_unmap_host(struct vm *vm, int slot);
 
 #endif

@@ -1,5 +1,6 @@
 /* kiln's command-line grammar: what is accepted, and one clear error for what is not. */
 #include <errno.h>
+#include <kiln.h>
 #include <libkrun.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -248,8 +249,14 @@ static void test_grammar_bad(void)
 	const char *input_two[] = { "--kernel", "k", "--device", "virtio-input,keyboard,pointing",
 				    NULL };
 	const char *input_bad[] = { "--kernel", "k", "--device", "virtio-input,mouse", NULL };
-	const char *gpu[] = { "--kernel", "k", "--device", "virtio-gpu,width=800,height=600",
-			      NULL };
+	const char *gpu_key[] = { "--kernel", "k", "--device", "virtio-gpu,depth=24", NULL };
+	const char *gpu_width[] = { "--kernel", "k", "--device", "virtio-gpu,width=0", NULL };
+	const char *gpu_two[] = { "--kernel", "k",	    "--device", "virtio-gpu",
+				  "--device", "virtio-gpu", NULL };
+	const char *vram_alone[] = { "--kernel", "k", "--gpu-vram", "4G", NULL };
+	const char *vram_bad[] = { "--kernel",	 "k",  "--device", "virtio-gpu",
+				   "--gpu-vram", "2T", NULL };
+	const char *virgl_alone[] = { "--kernel", "k", "--virglrenderer", "libv.so", NULL };
 	const char *timesync[] = { "--kernel", "k", "--timesync", "port=1", NULL };
 	const char *efi_key[] = { "--kernel", "k", "--bootloader", "efi,frobnicate", NULL };
 	const char *linux_key[] = { "--bootloader", "linux,kernel=k,colour=red", NULL };
@@ -264,7 +271,12 @@ static void test_grammar_bad(void)
 	expect_error(input_none, "keyboard or pointing");
 	expect_error(input_two, "pointing");
 	expect_error(input_bad, "mouse");
-	expect_error(gpu, "virtio-gpu is not supported");
+	expect_error(gpu_key, "depth");
+	expect_error(gpu_width, "width");
+	expect_error(gpu_two, "only one virtio-gpu");
+	expect_error(vram_alone, "--gpu-vram needs --device virtio-gpu");
+	expect_error(vram_bad, "at most 1T");
+	expect_error(virgl_alone, "--virglrenderer needs --device virtio-gpu");
 	expect_error(timesync, "vsockPort=N");
 	expect_error(efi_key, "frobnicate");
 	expect_error(linux_key, "colour");
@@ -463,6 +475,46 @@ static void test_run_net(void)
 		setenv("PATH", path, 1);
 }
 
+/* virtio-gpu on both command lines: parsed, and applied through krun_set_gpu_options2. */
+static void test_gpu(void)
+{
+	const char *krunkit[] = {
+		"--kernel",   "k",  "--device",	       "virtio-gpu,width=800,height=600",
+		"--gpu-vram", "2G", "--virglrenderer", "/opt/libv.so",
+		NULL
+	};
+	const char *run[] = { "--rootfs", "/", "--gpu", "--gpu-vram=512M", "--", "true", NULL };
+	const char *run_vram[] = { "--rootfs", "/", "--gpu-vram", "1G", "--", "true", NULL };
+	struct cli_opts o;
+	struct run_opts r;
+	int ctx;
+
+	CHECK(parse(&o, krunkit) == 0 && o.ndev == 1 && o.dev[0].type == CLI_DEV_GPU &&
+		      o.gpu_vram_mib == 2048 && !strcmp(o.virgl_path, "/opt/libv.so"),
+	      "krunkit virtio-gpu: %s", o.error);
+	ctx = krun_create_ctx();
+	CHECK(cli_apply(ctx, &o) == 0, "applied: %s", o.error);
+	krun_free_ctx(ctx);
+	cli_free(&o);
+	CHECK(run_args(&r, run) == 0 && r.gpu && r.gpu_vram_mib == 512, "kiln run --gpu: %s",
+	      r.error);
+	run_free(&r);
+	CHECK(run_args(&r, run_vram) < 0 && strstr(r.error, "--gpu-vram needs --gpu"),
+	      "--gpu-vram without --gpu: %s", r.error);
+	run_free(&r);
+	ctx = krun_create_ctx();
+	CHECK(krun_set_gpu_options(ctx, VIRGLRENDERER_USE_EGL) == -ENOTSUP, "virgl only: refused");
+	CHECK(krun_set_gpu_options(ctx, 1u << 20) == -EINVAL, "unknown flag: refused");
+	CHECK(krun_set_gpu_options2(ctx, VIRGLRENDERER_VENUS, 0) == -EINVAL, "no window: refused");
+	CHECK(krun_set_gpu_options2(ctx, VIRGLRENDERER_VENUS, KILN_GPU_SHM_MAX + 1) == -EINVAL,
+	      "huge window: refused");
+	CHECK(krun_set_gpu_options(ctx, VIRGLRENDERER_VENUS | VIRGLRENDERER_NO_VIRGL) == 0,
+	      "venus");
+	CHECK(kiln_set_gpu_library(ctx, "") == -EINVAL, "empty library name: refused");
+	CHECK(krun_has_feature(KRUN_FEATURE_GPU) == 1, "KRUN_FEATURE_GPU");
+	krun_free_ctx(ctx);
+}
+
 int main(void)
 {
 	test_good();
@@ -476,5 +528,6 @@ int main(void)
 	test_help();
 	test_run_net();
 	test_no_balloon();
+	test_gpu();
 	return check_summary();
 }

@@ -208,6 +208,40 @@ static int set_lapic(struct hv_vcpu *vcpu)
 	return ioctl(vcpu->fd, KVM_SET_LAPIC, &l) < 0 ? -errno : 0;
 }
 
+/*
+ * Start with XCR0 holding every user state component the guest may use (the
+ * architectural reset value is x87 only). Linux sets XCR0 itself and then
+ * checks the XSAVE size CPUID reports against its own sum; KVM recomputes
+ * that size when it sees XCR0 change, but under a nested hypervisor that
+ * does not intercept XSETBV (QEMU's TCG, our test host) it never sees the
+ * guest's write, the sizes disagree and Linux turns XSAVE, so AVX, off.
+ * Set here, KVM's size is already right for the XCR0 Linux will write.
+ */
+static void set_xcr0(struct hv_vcpu *vcpu, const struct kvm_cpuid2 *c)
+{
+	struct kvm_xcrs xcrs = { .nr_xcrs = 1 };
+	bool xsave = false;
+	uint64_t mask = 0;
+
+	for (unsigned i = 0; i < c->nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+		if (e->function == 1)
+			xsave = e->ecx & (1u << 26);
+		else if (e->function == 0xd && e->index == 0)
+			mask = e->eax | (uint64_t)e->edx << 32;
+	}
+	/* x87, SSE, AVX, AVX-512 (5-7), PKRU (9): user states without their own enabling. */
+	mask &= 0x2e7;
+	if (!xsave || (mask & 3) != 3)
+		return;
+	xcrs.xcrs[0].xcr = 0;
+	xcrs.xcrs[0].value = mask;
+	if (ioctl(vcpu->fd, KVM_SET_XCRS, &xcrs) < 0)
+		pr_debug("vcpu%u: host refused XCR0 0x%llx: %m", vcpu->id,
+			 (unsigned long long)mask);
+}
+
 int x86_vcpu_init(struct hv_vm *vm, struct hv_vcpu *vcpu, const struct kvm_cpuid2 *base,
 		  unsigned ncpus)
 {
@@ -215,6 +249,8 @@ int x86_vcpu_init(struct hv_vm *vm, struct hv_vcpu *vcpu, const struct kvm_cpuid
 
 	(void)vm;
 	ret = set_cpuid(vcpu, base, ncpus);
+	if (!ret)
+		set_xcr0(vcpu, base);
 	if (!ret)
 		ret = set_msrs(vcpu);
 	if (!ret)
